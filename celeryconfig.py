@@ -1,0 +1,37 @@
+"""Celery settings (lowercase names), read from the same settings as every other process."""
+
+from core.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.redis_url
+# Tasks report through Postgres (session state), never through Celery results.
+task_ignore_result = True
+result_backend = None
+
+imports = ("tasks.prompts",)
+
+# Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;
+# the tasks are idempotent, so running twice is harmless.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+# Redis redelivers unacknowledged tasks after this many seconds; it must exceed the longest
+# countdown (the session TTL) or the expiry task would run twice (harmless, but noisy).
+broker_transport_options = {
+    "visibility_timeout": max(3600, _settings.auth_session_ttl * 2),
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
+}
+broker_connection_timeout = 3
+broker_connection_retry_on_startup = True
+# Publishing must fail fast when Redis is down, so /init can answer 503 instead of hanging.
+task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+task_serializer = "json"
+accept_content = ("json",)
+timezone = "UTC"
+enable_utc = True
+worker_hijack_root_logger = False
+worker_redirect_stdouts = False

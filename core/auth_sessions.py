@@ -1,0 +1,241 @@
+"""Auth sessions: the login state machine.
+
+    pending --approve--> approved --tokens picked up--> consumed
+       |--reject--> rejected
+       |--expires_at passed--> expired
+       '--cancel--> cancelled
+
+Every transition is one `UPDATE ... WHERE status = 'pending' AND expires_at > now() RETURNING`,
+so two taps, a tap racing the expiry, or two pollers racing for the tokens have one winner.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+Row = dict[str, Any]
+
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+CONSUMED = "consumed"
+# Statuses after which nothing changes any more; the prompt shows the outcome.
+FINAL_STATUSES = (REJECTED, EXPIRED, CANCELLED, CONSUMED)
+
+SESSION_SECRET_BYTES = 16  # 128 bits, as the contract asks
+START_TOKEN_BYTES = 24  # 32 url-safe characters, inside Telegram's 1-64 of [A-Za-z0-9_-]
+MAX_SESSION_ID_LENGTH = 64
+
+# Expiry is judged by the database clock, the one the transitions use, never the caller's.
+SELECT_COLUMNS = (
+    "*, expires_at <= now() AS overdue,"
+    " GREATEST(0, FLOOR(EXTRACT(EPOCH FROM expires_at - now())))::int AS expires_in"
+)
+
+
+class Refusal(enum.Enum):
+    """Why a decision from Telegram was not recorded."""
+
+    NOT_FOUND = "not_found"
+    NOT_YOURS = "not_yours"
+    EXPIRED = "expired"
+    ALREADY_DECIDED = "already_decided"
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A freshly created session and the bearer secret that only the browser gets."""
+
+    row: Row
+    session_id: str
+
+
+def hash_secret(session_id: str) -> bytes:
+    """Return the stored form of a browser's session id."""
+    return hashlib.sha256(session_id.encode("utf-8")).digest()
+
+
+def looks_like_session_id(text: str) -> bool:
+    """Tell whether a string could be a session id at all (cheap pre-check, no I/O)."""
+    return 16 <= len(text) <= MAX_SESSION_ID_LENGTH and all(c.isalnum() or c in "-_" for c in text)
+
+
+def new_match_code() -> str:
+    """Return a random two-digit code (10-99) for number matching."""
+    return str(10 + secrets.randbelow(90))
+
+
+def create(
+    conn,
+    *,
+    phone_number: str,
+    user_id: int | None,
+    ttl_seconds: int,
+    approval_mode: str,
+    client_ip: str | None,
+    user_agent: str | None,
+) -> NewSession:
+    """Start a pending login for a phone; the caller gives the browser `session_id`."""
+    session_id = secrets.token_urlsafe(SESSION_SECRET_BYTES)
+    match_code = new_match_code() if approval_mode == "match" else None
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO auth_sessions (secret_hash, start_token, phone_number, user_id, approval_mode,"
+            " match_code, client_ip, user_agent, expires_at)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING {SELECT_COLUMNS}",
+            (
+                hash_secret(session_id),
+                secrets.token_urlsafe(START_TOKEN_BYTES),
+                phone_number,
+                user_id,
+                approval_mode,
+                match_code,
+                client_ip,
+                (user_agent or "")[:512] or None,
+                ttl_seconds,
+            ),
+        )
+        return NewSession(cur.fetchone(), session_id)
+
+
+def get(conn, session_pk: uuid.UUID | str) -> Row | None:
+    """Return a session by its internal id."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {SELECT_COLUMNS} FROM auth_sessions WHERE id = %s", (str(session_pk),))
+        return cur.fetchone()
+
+
+def find_by_session_id(conn, session_id: str) -> Row | None:
+    """Return the session a browser's session id belongs to."""
+    if not looks_like_session_id(session_id):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {SELECT_COLUMNS} FROM auth_sessions WHERE secret_hash = %s", (hash_secret(session_id),))
+        return cur.fetchone()
+
+
+def find_by_start_token(conn, start_token: str) -> Row | None:
+    """Return the session a deep-link start token belongs to."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {SELECT_COLUMNS} FROM auth_sessions WHERE start_token = %s", (start_token,))
+        return cur.fetchone()
+
+
+def effective_status(row: Row) -> str:
+    """Return the status a client should see: a pending session past `expires_at` is expired."""
+    if row["status"] == PENDING and row["overdue"]:
+        return EXPIRED
+    return row["status"]
+
+
+def _decide(conn, session_pk: str, telegram_id: int, new_status: str) -> Row | None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions s SET status = %s, decided_at = now(), user_id = u.id"
+            " FROM users u"
+            " WHERE s.id = %s AND s.status = 'pending' AND s.expires_at > now()"
+            " AND u.phone_number = s.phone_number AND u.telegram_id = %s"
+            " RETURNING s.*",
+            (new_status, str(session_pk), telegram_id),
+        )
+        return cur.fetchone()
+
+
+def approve(conn, session_pk: str, telegram_id: int) -> Row | None:
+    """Approve a pending session if `telegram_id` is the account linked to its phone."""
+    return _decide(conn, session_pk, telegram_id, APPROVED)
+
+
+def reject(conn, session_pk: str, telegram_id: int) -> Row | None:
+    """Reject a pending session if `telegram_id` is the account linked to its phone."""
+    return _decide(conn, session_pk, telegram_id, REJECTED)
+
+
+def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
+    """Say why `approve`/`reject` changed nothing for this Telegram user."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT s.status, s.expires_at <= now() AS overdue, u.telegram_id"
+            " FROM auth_sessions s LEFT JOIN users u ON u.phone_number = s.phone_number"
+            " WHERE s.id = %s",
+            (str(session_pk),),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return Refusal.NOT_FOUND
+    if row["telegram_id"] != telegram_id:
+        return Refusal.NOT_YOURS
+    if row["status"] == EXPIRED or (row["status"] == PENDING and row["overdue"]):
+        return Refusal.EXPIRED
+    return Refusal.ALREADY_DECIDED
+
+
+def cancel(conn, session_id: str) -> Row | None:
+    """Cancel a pending session on the browser's request; None if it wasn't pending."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'cancelled', decided_at = now()"
+            " WHERE secret_hash = %s AND status = 'pending' AND expires_at > now() RETURNING *",
+            (hash_secret(session_id),),
+        )
+        return cur.fetchone()
+
+
+def expire(conn, session_pk: str) -> Row | None:
+    """Mark a pending session whose `expires_at` has passed as expired; None if not due."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'expired', decided_at = now()"
+            " WHERE id = %s AND status = 'pending' AND expires_at <= now() RETURNING *",
+            (str(session_pk),),
+        )
+        return cur.fetchone()
+
+
+def consume(conn, session_id: str) -> Row | None:
+    """Take the approved session's right to tokens; exactly one caller ever gets the row."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
+            " WHERE secret_hash = %s AND status = 'approved' RETURNING *",
+            (hash_secret(session_id),),
+        )
+        return cur.fetchone()
+
+
+def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> bool:
+    """Remember where the approval prompt was sent; False if one was already recorded."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_chat_id = %s, prompt_message_id = %s, prompt_language = %s,"
+            " prompt_error = NULL WHERE id = %s AND prompt_message_id IS NULL RETURNING id",
+            (chat_id, message_id, language, str(session_pk)),
+        )
+        return cur.fetchone() is not None
+
+
+def record_prompt_error(conn, session_pk: str, error: str) -> None:
+    """Remember that the prompt could not be sent, so the status answer can say so."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_error = %s WHERE id = %s AND prompt_message_id IS NULL",
+            (error[:200], str(session_pk)),
+        )
+
+
+def pending_unprompted_for_phone(conn, phone_number: str) -> list[Row]:
+    """Return the phone's live sessions that have no prompt yet, oldest first."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT * FROM auth_sessions WHERE phone_number = %s AND status = 'pending'"
+            " AND expires_at > now() AND prompt_message_id IS NULL ORDER BY created_at",
+            (phone_number,),
+        )
+        return cur.fetchall()

@@ -1,0 +1,144 @@
+"""Postgres access: one lazily created connection pool per process and a transaction helper.
+
+Data-access functions elsewhere in `core` take a connection first and never commit; the caller
+owns the transaction through `with db.transaction() as conn:`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from typing import Iterator
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import psycopg2.pool
+
+from core.errors import ServiceUnavailable
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Errors after which a pooled connection can't be trusted (server restarted, network cut).
+BROKEN_CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class Pool:
+    """A fixed-size pool that waits (bounded) for a free connection instead of failing at once.
+
+    psycopg2's ThreadedConnectionPool closes every connection above `minconn` on return and raises
+    immediately when empty; so minconn == maxconn here, and a semaphore makes callers queue.
+    """
+
+    def __init__(self, dsn: str, size: int, wait_seconds: float, connect_timeout: int) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._wait_seconds = wait_seconds
+        self._connect_timeout = connect_timeout
+        self._slots = threading.BoundedSemaphore(size)
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _inner(self) -> psycopg2.pool.ThreadedConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                # minconn=0 so a pool can be created while Postgres is down; connections are
+                # then opened on demand and kept, because minconn only matters on putconn
+                # when the pool holds more than minconn idle ones: we set it to the size.
+                pool = psycopg2.pool.ThreadedConnectionPool(
+                    0,
+                    self._size,
+                    self._dsn,
+                    connect_timeout=self._connect_timeout,
+                    cursor_factory=psycopg2.extras.RealDictCursor,
+                    application_name=os.environ.get("DB_APPLICATION_NAME", "dance-of-mind"),
+                )
+                pool.minconn = self._size
+                self._pool = pool
+            return self._pool
+
+    def acquire(self) -> psycopg2.extensions.connection:
+        """Take a connection, waiting at most `wait_seconds` for a free one."""
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise ServiceUnavailable("postgres", "no free database connection")
+        try:
+            return self._inner().getconn()
+        except BROKEN_CONNECTION_ERRORS as exc:
+            self._slots.release()
+            raise ServiceUnavailable("postgres", str(exc).strip()) from exc
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: psycopg2.extensions.connection, broken: bool) -> None:
+        """Give a connection back; a broken one is closed so the next caller gets a fresh one."""
+        try:
+            self._inner().putconn(conn, close=broken or conn.closed != 0)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None
+
+
+_pool: Pool | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def configure(settings: Settings | None = None) -> Pool:
+    """Create (or recreate) this process's pool from the settings."""
+    global _pool, _pool_pid
+    settings = settings or get_settings()
+    with _pool_lock:
+        if _pool is not None and _pool_pid == os.getpid():
+            _pool.close()
+        _pool = Pool(settings.database_url, settings.db_pool_size, settings.db_pool_wait, settings.db_connect_timeout)
+        _pool_pid = os.getpid()
+        return _pool
+
+
+def get_pool() -> Pool:
+    """Return this process's pool, creating it lazily (and anew after a fork)."""
+    if _pool is None or _pool_pid != os.getpid():
+        # A pool inherited across fork shares sockets with the parent: never reuse it.
+        return configure()
+    return _pool
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[psycopg2.extensions.connection]:
+    """Run the block in one transaction: commit on success, roll back on any exception.
+
+    A broken connection (Postgres restarted or unreachable) becomes `ServiceUnavailable`, and
+    the connection is discarded rather than returned to the pool.
+    """
+    pool = get_pool()
+    conn = pool.acquire()
+    broken = False
+    try:
+        yield conn
+        conn.commit()
+    except BROKEN_CONNECTION_ERRORS as exc:
+        broken = True
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        raise ServiceUnavailable("postgres", str(exc).strip()) from exc
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        raise
+    finally:
+        pool.release(conn, broken)
+
+
+def connect(dsn: str) -> psycopg2.extensions.connection:
+    """Open a single dict-row connection outside the pool (migrations, tests, tools)."""
+    return psycopg2.connect(dsn, cursor_factory=psycopg2.extras.RealDictCursor, connect_timeout=5)

@@ -1,0 +1,170 @@
+"""Settings, read once from the environment (and `.env`), shared by every process."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Environments in which a missing JWT key may fall back to an insecure fixed one.
+RELAXED_ENVIRONMENTS = ("development", "test")
+INSECURE_DEV_JWT_KEY = "insecure-development-key-never-use-in-production-0123456789"
+MIN_JWT_KEY_BYTES = 32
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the product, with the defaults of the contract in DESIGN.md."""
+
+    app_env: str = "production"
+    database_url: str = ""
+    redis_url: str = ""
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_username: str = ""
+    jwt_secret_key: str = ""
+    jwt_issuer: str = "dance-of-mind"
+    jwt_audience: str = "dance-of-mind-web"
+    access_token_ttl: int = 1800
+    refresh_token_ttl: int = 604800
+    auth_session_ttl: int = 300
+    poll_interval: int = 2
+    allowed_origins: tuple[str, ...] = ()
+    default_phone_region: str = "RU"
+    approval_mode: str = "simple"
+    bot_mode: str = "polling"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    bot_default_language: str = "ru"
+    site_name: str = "Dance of Mind"
+    rate_limit_init_per_ip: str = "10/minute"
+    rate_limit_init_per_phone: str = "3/10 minutes"
+    log_level: str = "INFO"
+    db_pool_size: int = 8
+    db_pool_wait: float = 5.0
+    db_connect_timeout: int = 3
+    max_body_bytes: int = 16 * 1024
+    trusted_proxy_count: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def relaxed(self) -> bool:
+        """Tell whether this is a development or test environment."""
+        return self.app_env in RELAXED_ENVIRONMENTS
+
+    @property
+    def effective_jwt_secret_key(self) -> str:
+        """Return the JWT key, or the fixed insecure one in dev/test when none is set."""
+        if not self.jwt_secret_key and self.relaxed:
+            return INSECURE_DEV_JWT_KEY
+        return self.jwt_secret_key
+
+    def problems(self) -> list[str]:
+        """List what is wrong with these settings (empty when they are usable)."""
+        found = []
+        if not self.database_url:
+            found.append("DATABASE_URL is not set")
+        if not self.redis_url:
+            found.append("REDIS_URL is not set")
+        if self.approval_mode not in ("simple", "match"):
+            found.append("APPROVAL_MODE must be 'simple' or 'match'")
+        if self.bot_mode not in ("polling", "webhook"):
+            found.append("BOT_MODE must be 'polling' or 'webhook'")
+        for name in ("access_token_ttl", "refresh_token_ttl", "auth_session_ttl", "poll_interval"):
+            if getattr(self, name) <= 0:
+                found.append(f"{name.upper()} must be a positive number of seconds")
+        if not self.relaxed and len(self.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
+            found.append(
+                f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} random bytes outside "
+                "development/test (generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return found
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """Return a copy with some settings replaced (used by tests and create_app)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _str(environ: Mapping[str, str], name: str, default: str) -> str:
+    return environ.get(name, "").strip() or default
+
+
+def from_environ(environ: Mapping[str, str]) -> Settings:
+    """Build settings from an environment mapping, applying the contract's defaults."""
+    defaults = Settings()
+    origins = tuple(o.strip().rstrip("/") for o in environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
+    return Settings(
+        app_env=_str(environ, "APP_ENV", defaults.app_env).lower(),
+        database_url=_str(environ, "DATABASE_URL", ""),
+        redis_url=_str(environ, "REDIS_URL", ""),
+        telegram_bot_token=_str(environ, "TELEGRAM_BOT_TOKEN", ""),
+        telegram_api_url=_str(environ, "TELEGRAM_API_URL", defaults.telegram_api_url).rstrip("/"),
+        telegram_bot_username=_str(environ, "TELEGRAM_BOT_USERNAME", "").lstrip("@"),
+        jwt_secret_key=environ.get("JWT_SECRET_KEY", ""),
+        access_token_ttl=_int(environ, "ACCESS_TOKEN_TTL", defaults.access_token_ttl),
+        refresh_token_ttl=_int(environ, "REFRESH_TOKEN_TTL", defaults.refresh_token_ttl),
+        auth_session_ttl=_int(environ, "AUTH_SESSION_TTL", defaults.auth_session_ttl),
+        poll_interval=_int(environ, "POLL_INTERVAL", defaults.poll_interval),
+        allowed_origins=origins,
+        default_phone_region=_str(environ, "DEFAULT_PHONE_REGION", defaults.default_phone_region).upper(),
+        approval_mode=_str(environ, "APPROVAL_MODE", defaults.approval_mode).lower(),
+        bot_mode=_str(environ, "BOT_MODE", defaults.bot_mode).lower(),
+        webhook_url=_str(environ, "WEBHOOK_URL", ""),
+        webhook_secret=environ.get("WEBHOOK_SECRET", ""),
+        bot_default_language=_str(environ, "BOT_DEFAULT_LANGUAGE", defaults.bot_default_language).lower(),
+        site_name=_str(environ, "SITE_NAME", defaults.site_name),
+        rate_limit_init_per_ip=_str(environ, "RATE_LIMIT_INIT_PER_IP", defaults.rate_limit_init_per_ip),
+        rate_limit_init_per_phone=_str(environ, "RATE_LIMIT_INIT_PER_PHONE", defaults.rate_limit_init_per_phone),
+        log_level=_str(environ, "LOG_LEVEL", defaults.log_level).upper(),
+        db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
+        db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
+        trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
+    )
+
+
+def load_dotenv_file() -> None:
+    """Read `.env` from the project root into the environment, never overriding real variables."""
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # python-dotenv is a runtime dependency; tolerate its absence in tooling
+        return
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from `.env` and the environment."""
+    load_dotenv_file()
+    return from_environ(os.environ)

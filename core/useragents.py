@@ -1,0 +1,26 @@
+"""Describe a browser from its User-Agent header, for the approval prompt."""
+
+from __future__ import annotations
+
+import functools
+
+from ua_parser import parse
+
+MAX_USER_AGENT_LENGTH = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def describe(user_agent: str | None) -> str:
+    """Return "Chrome 120, Windows 10"-style text, or an empty string when nothing is known."""
+    if not user_agent:
+        return ""
+    result = parse(user_agent[:MAX_USER_AGENT_LENGTH])
+    browser = ""
+    if result.user_agent and result.user_agent.family and result.user_agent.family != "Other":
+        browser = " ".join(p for p in (result.user_agent.family, result.user_agent.major) if p)
+    system = ""
+    if result.os and result.os.family and result.os.family != "Other":
+        system = " ".join(p for p in (result.os.family, result.os.major) if p)
+    if browser and system:
+        return f"{browser}, {system}"
+    return browser or system

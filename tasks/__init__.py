@@ -1,0 +1,30 @@
+"""The Celery app (`celery -A tasks worker`) and the helpers that enqueue our tasks by name.
+
+Web and bot enqueue by name, so importing this package never loads the Telegram client.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+app = Celery("tasks")
+app.config_from_object("celeryconfig")
+
+SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
+UPDATE_PROMPT = "tasks.update_prompt"
+EXPIRE_SESSION = "tasks.expire_session"
+
+
+def enqueue_approval_prompt(session_pk: str) -> None:
+    """Ask a worker to send the approval prompt of a session (after its commit)."""
+    app.send_task(SEND_APPROVAL_PROMPT, args=[str(session_pk)])
+
+
+def enqueue_prompt_update(session_pk: str) -> None:
+    """Ask a worker to edit a session's prompt to show its outcome."""
+    app.send_task(UPDATE_PROMPT, args=[str(session_pk)])
+
+
+def enqueue_expiry(session_pk: str, countdown: float) -> None:
+    """Ask a worker to expire a session when its time is up."""
+    app.send_task(EXPIRE_SESSION, args=[str(session_pk)], countdown=countdown)
