@@ -1,0 +1,47 @@
+import pytest
+
+from core import settings as settings_module
+from core.settings import ConfigError, from_environ
+
+BASE = {"DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r/0"}
+
+
+def test_contract_defaults():
+    s = from_environ(BASE)
+    assert (s.access_token_ttl, s.refresh_token_ttl, s.auth_session_ttl, s.poll_interval) == (1800, 604800, 300, 2)
+    assert s.default_phone_region == "RU"
+    assert s.bot_mode == "polling"
+    assert s.bot_default_language == "ru"
+    assert s.telegram_api_url == "https://api.telegram.org"
+    assert s.allowed_origins == ()
+
+
+def test_origins_are_split_and_trimmed():
+    s = from_environ({**BASE, "ALLOWED_ORIGINS": " https://a.example/ ,https://b.example,, "})
+    assert s.allowed_origins == ("https://a.example", "https://b.example")
+
+
+def test_production_refuses_missing_or_weak_jwt_key():
+    assert any("JWT_SECRET_KEY" in p for p in from_environ({**BASE, "APP_ENV": "production"}).problems())
+    weak = from_environ({**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "short"})
+    assert any("JWT_SECRET_KEY" in p for p in weak.problems())
+    strong = from_environ({**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 32})
+    assert strong.problems() == []
+
+
+def test_development_falls_back_to_a_dev_key():
+    s = from_environ({**BASE, "APP_ENV": "development"})
+    assert s.problems() == []
+    assert s.effective_jwt_secret_key == settings_module.INSECURE_DEV_JWT_KEY
+
+
+def test_bad_numbers_and_modes_are_reported():
+    with pytest.raises(ConfigError):
+        from_environ({**BASE, "ACCESS_TOKEN_TTL": "soon"})
+    problems = from_environ({**BASE, "APP_ENV": "test", "APPROVAL_MODE": "yolo", "POLL_INTERVAL": "0"}).problems()
+    assert any("APPROVAL_MODE" in p for p in problems) and any("POLL_INTERVAL" in p for p in problems)
+
+
+def test_overrides_refuse_unknown_names():
+    with pytest.raises(ConfigError):
+        from_environ(BASE).with_overrides(not_a_setting=1)
