@@ -1,0 +1,128 @@
+"""The auth-session state machine on real Postgres: every transition has exactly one winner."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from core import auth_sessions, db
+from tests.factories import make_session, make_user
+
+pytest_plugins = ["tests.integration.core_fixtures"]
+
+
+def linked_session(ttl: int = 300):
+    with db.transaction() as conn:
+        user = make_user(conn)
+        new = make_session(conn, phone_number=user["phone_number"], user_id=user["id"], ttl_seconds=ttl)
+    return user, new
+
+
+def test_session_id_is_a_128_bit_secret_never_stored(core_db):
+    _, new = linked_session()
+    assert len(new.session_id) == 22
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM auth_sessions WHERE secret_hash = %s", (new.session_id.encode(),))
+        assert cur.fetchone()["n"] == 0
+        assert auth_sessions.find_by_session_id(conn, new.session_id)["id"] == new.row["id"]
+        assert auth_sessions.find_by_session_id(conn, new.session_id[:-1] + "A") is None
+        assert auth_sessions.find_by_session_id(conn, "../../etc/passwd") is None
+
+
+def test_start_token_is_separate_and_deep_link_safe(core_db):
+    _, new = linked_session()
+    token = new.row["start_token"]
+    assert token != new.session_id
+    assert 1 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+
+
+def test_only_the_linked_account_can_decide(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        stranger = make_user(conn)
+        assert auth_sessions.approve(conn, new.row["id"], stranger["telegram_id"]) is None
+        assert auth_sessions.explain_refusal(conn, new.row["id"], stranger["telegram_id"]) is auth_sessions.Refusal.NOT_YOURS
+        approved = auth_sessions.approve(conn, new.row["id"], user["telegram_id"])
+    assert approved["status"] == "approved" and approved["user_id"] == user["id"]
+
+
+def test_ten_simultaneous_taps_have_one_winner(core_db):
+    user, new = linked_session()
+    barrier = threading.Barrier(10)
+
+    def tap(i: int):
+        barrier.wait()
+        with db.transaction() as conn:
+            decide = auth_sessions.approve if i % 2 else auth_sessions.reject
+            return decide(conn, new.row["id"], user["telegram_id"])
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(tap, range(10)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    with db.transaction() as conn:
+        assert auth_sessions.get(conn, new.row["id"])["status"] == winners[0]["status"]
+
+
+def test_ten_simultaneous_consumers_have_one_winner(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        auth_sessions.approve(conn, new.row["id"], user["telegram_id"])
+    barrier = threading.Barrier(10)
+
+    def consume(_):
+        barrier.wait()
+        with db.transaction() as conn:
+            return auth_sessions.consume(conn, new.session_id)
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(consume, range(10)))
+    assert sum(r is not None for r in results) == 1
+
+
+def test_a_tap_after_expiry_loses_and_the_expiry_wins(core_db):
+    user, new = linked_session(ttl=1)
+    time.sleep(1.1)
+    with db.transaction() as conn:
+        row = auth_sessions.get(conn, new.row["id"])
+        assert row["overdue"] and auth_sessions.effective_status(row) == "expired"
+        assert auth_sessions.approve(conn, new.row["id"], user["telegram_id"]) is None
+        assert auth_sessions.explain_refusal(conn, new.row["id"], user["telegram_id"]) is auth_sessions.Refusal.EXPIRED
+        assert auth_sessions.cancel(conn, new.session_id) is None
+        assert auth_sessions.expire(conn, new.row["id"])["status"] == "expired"
+        assert auth_sessions.expire(conn, new.row["id"]) is None
+
+
+def test_expire_does_nothing_before_expires_at(core_db):
+    _, new = linked_session()
+    with db.transaction() as conn:
+        assert auth_sessions.expire(conn, new.row["id"]) is None
+        assert auth_sessions.get(conn, new.row["id"])["expires_in"] in (299, 300)
+
+
+def test_cancel_only_while_pending(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        assert auth_sessions.cancel(conn, new.session_id)["status"] == "cancelled"
+        assert auth_sessions.cancel(conn, new.session_id) is None
+        assert auth_sessions.approve(conn, new.row["id"], user["telegram_id"]) is None
+        assert auth_sessions.explain_refusal(conn, new.row["id"], user["telegram_id"]) is auth_sessions.Refusal.ALREADY_DECIDED
+
+
+def test_prompt_is_recorded_once(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 10, "en") is True
+        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 11, "en") is False
+        assert auth_sessions.get(conn, new.row["id"])["prompt_message_id"] == 10
+
+
+def test_pending_unprompted_sessions_of_a_phone(core_db):
+    with db.transaction() as conn:
+        first = make_session(conn, phone_number="+79160000001")
+        second = make_session(conn, phone_number="+79160000001")
+        make_session(conn, phone_number="+79160000002")
+        auth_sessions.record_prompt(conn, second.row["id"], 1, 1, "en")
+        found = auth_sessions.pending_unprompted_for_phone(conn, "+79160000001")
+    assert [r["id"] for r in found] == [first.row["id"]]

@@ -1,0 +1,91 @@
+"""Users linking and token families on real Postgres."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from core import db, token_families, users
+from core.users import LinkOutcome
+from tests.factories import make_user
+
+pytest_plugins = ["tests.integration.core_fixtures"]
+
+
+def test_link_new_phone_then_again(core_db):
+    with db.transaction() as conn:
+        first = users.link(conn, phone_number="+79161234567", telegram_id=42, first_name="A")
+        again = users.link(conn, phone_number="+79161234567", telegram_id=42, first_name="B")
+    assert first.outcome is LinkOutcome.LINKED
+    assert again.outcome is LinkOutcome.ALREADY_LINKED and again.user["first_name"] == "B"
+
+
+def test_phone_of_another_account_is_never_relinked(core_db):
+    with db.transaction() as conn:
+        users.link(conn, phone_number="+79161234567", telegram_id=42)
+        taken = users.link(conn, phone_number="+79161234567", telegram_id=43)
+        assert taken.outcome is LinkOutcome.PHONE_TAKEN
+        assert users.get_by_phone(conn, "+79161234567")["telegram_id"] == 42
+
+
+def test_account_with_a_new_number_moves_to_it(core_db):
+    with db.transaction() as conn:
+        users.link(conn, phone_number="+79161234567", telegram_id=42)
+        moved = users.link(conn, phone_number="+79169999999", telegram_id=42)
+        assert moved.outcome is LinkOutcome.PHONE_CHANGED
+        assert users.get_by_phone(conn, "+79161234567") is None
+
+
+def test_simultaneous_links_of_one_phone_by_two_accounts(core_db):
+    barrier = threading.Barrier(2)
+
+    def link(telegram_id: int):
+        barrier.wait()
+        with db.transaction() as conn:
+            return users.link(conn, phone_number="+79161234567", telegram_id=telegram_id).outcome
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(o.value for o in pool.map(link, (1, 2)))
+    assert outcomes == ["linked", "phone_taken"]
+
+
+def test_refresh_rotation_and_reuse_revokes_the_family(core_db):
+    with db.transaction() as conn:
+        user = make_user(conn)
+        family = token_families.start(conn, user_id=user["id"], auth_session_pk=None, client_ip=None, user_agent=None)
+        fam, first = str(family["id"]), family["current_refresh_jti"]
+        rotated = token_families.rotate(conn, fam, first)
+        assert rotated.outcome is token_families.RotationOutcome.ROTATED
+        second = rotated.family["current_refresh_jti"]
+        assert second != first
+        reused = token_families.rotate(conn, fam, first)
+        assert reused.outcome is token_families.RotationOutcome.REUSED
+        assert reused.family["revoked_reason"] == "refresh_token_reused"
+        assert not token_families.is_active(conn, fam)
+        assert token_families.rotate(conn, fam, second).outcome is token_families.RotationOutcome.REVOKED
+
+
+def test_unknown_and_malformed_families(core_db):
+    with db.transaction() as conn:
+        assert token_families.rotate(conn, "not-a-uuid", "x").outcome is token_families.RotationOutcome.UNKNOWN
+        assert token_families.rotate(conn, "00000000-0000-0000-0000-000000000000", "x").outcome is token_families.RotationOutcome.UNKNOWN
+        assert token_families.is_active(conn, "garbage") is False
+
+
+def test_logout_revokes_and_keeps_the_first_reason(core_db):
+    with db.transaction() as conn:
+        user = make_user(conn)
+        family = token_families.start(conn, user_id=user["id"], auth_session_pk=None, client_ip=None, user_agent=None)
+        token_families.revoke(conn, str(family["id"]), "logout")
+        again = token_families.revoke(conn, str(family["id"]), "other")
+    assert again["revoked_reason"] == "logout"
+
+
+def test_revoke_all_for_user(core_db):
+    with db.transaction() as conn:
+        user = make_user(conn)
+        for _ in range(3):
+            token_families.start(conn, user_id=user["id"], auth_session_pk=None, client_ip=None, user_agent=None)
+        assert len(token_families.active_for_user(conn, user["id"])) == 3
+        assert token_families.revoke_all_for_user(conn, user["id"], "logout_all") == 3
+        assert token_families.active_for_user(conn, user["id"]) == []
