@@ -257,6 +257,7 @@ class EmulatorState:
         with self.changed:
             self._poll_generation += 1
             generation = self._poll_generation
+            self.changed.notify_all()  # Lets an older poll see that it is superseded.
             if allowed_updates is not None:
                 self.allowed_updates = allowed_updates or None
             self._confirm(offset)

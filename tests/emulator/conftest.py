@@ -1,0 +1,67 @@
+"""Fixtures: one in-process emulator per test session, reset before every test."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from telegram_emulator import start_in_thread
+from telegram_emulator.client import EmulatorClient
+from telegram_emulator.server import RunningEmulator
+
+BOT_ID = 7000001
+TOKEN = f"{BOT_ID}:AAE_test-token-0123456789abcdef"
+
+
+class RawBotApi:
+    """Calls the Bot API the way PTB does: form-encoded, non-strings JSON-encoded."""
+
+    def __init__(self, base_url: str, token: str = TOKEN) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}/bot{token}", timeout=10)
+
+    def call(self, method: str, **params: Any) -> tuple[int, dict[str, Any]]:
+        """Return (HTTP status, JSON body) of one call."""
+        form = {name: value if isinstance(value, str) else json.dumps(value) for name, value in params.items()}
+        response = self.http.post(f"/{method}", data=form)
+        return response.status_code, response.json()
+
+    def result(self, method: str, **params: Any) -> Any:
+        """Return the result of a call that must succeed."""
+        status, body = self.call(method, **params)
+        assert status == 200 and body["ok"], body
+        return body["result"]
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[RunningEmulator]:
+    """Serve one emulator for the whole session (tests reset it)."""
+    running = start_in_thread()
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture
+def client(emulator: RunningEmulator) -> Iterator[EmulatorClient]:
+    """Return a control client on a freshly reset emulator."""
+    with EmulatorClient(emulator.url) as emulator_client:
+        emulator_client.reset()
+        yield emulator_client
+
+
+@pytest.fixture
+def bot(emulator: RunningEmulator, client: EmulatorClient) -> Iterator[RawBotApi]:
+    """Return a raw Bot API caller (the emulator is already reset by `client`)."""
+    raw = RawBotApi(emulator.url)
+    yield raw
+    raw.http.close()
+
+
+@pytest.fixture
+def user(client: EmulatorClient) -> dict[str, Any]:
+    """Return a user who has already written /start to the bot."""
+    created = client.create_user(first_name="Ann", last_name="Lee", username="ann_lee")
+    client.send_message(created["id"], "/start")
+    return created
