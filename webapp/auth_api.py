@@ -1,0 +1,231 @@
+"""The login API under /api/auth: init, status, cancel, refresh, me, logout (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
+
+import tasks
+from core import auth_sessions, db, events, phones, token_families, users
+from core.errors import InvalidPhoneNumber, ServiceUnavailable
+from core.settings import Settings
+from core.token_families import RotationOutcome
+from webapp import bot_identity, client_info, jwt_tokens, requests_json
+from webapp.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_SECONDS = 30
+
+bp = Blueprint("auth_api", __name__, url_prefix="/api/auth")
+
+
+@bp.after_request
+def forbid_caching(response: Response) -> Response:
+    """Keep session states and tokens out of every cache (RFC 6749 section 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/init")
+def init_session() -> tuple[Response, int]:
+    """Start a login for a phone number; answer the same way whether or not it is linked."""
+    settings = _settings()
+    raw_phone = requests_json.required_string(requests_json.json_object(), "phone_number")
+    try:
+        phone_number = phones.normalize(raw_phone, settings.default_phone_region)
+    except InvalidPhoneNumber:
+        raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.") from None
+    username = bot_identity.bot_username(settings)
+    with db.transaction() as conn:
+        user = users.get_by_phone(conn, phone_number)
+        new = auth_sessions.create(
+            conn,
+            phone_number=phone_number,
+            user_id=user["id"] if user else None,
+            ttl_seconds=settings.auth_session_ttl,
+            approval_mode=settings.approval_mode,
+            client_ip=client_info.client_ip(),
+            user_agent=client_info.user_agent(),
+        )
+    row = new.row
+    enqueue_session_tasks(new, linked=user is not None, ttl_seconds=settings.auth_session_ttl)
+    events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=user is not None)
+    body: dict[str, Any] = {
+        "session_id": new.session_id,
+        "status": auth_sessions.PENDING,
+        "expires_in": row["expires_in"],
+        "poll_interval": settings.poll_interval,
+        "bot_url": bot_identity.deep_link(username, row["start_token"]),
+    }
+    if row["match_code"]:
+        body["match_code"] = row["match_code"]
+    return jsonify(body), 201
+
+
+def enqueue_session_tasks(new: auth_sessions.NewSession, linked: bool, ttl_seconds: int) -> None:
+    """Queue the expiry (and the prompt, if linked); on failure cancel the session and raise 503."""
+    session_pk = str(new.row["id"])
+    try:
+        tasks.enqueue_expiry(session_pk, countdown=ttl_seconds)
+        if linked:
+            tasks.enqueue_approval_prompt(session_pk)
+    except Exception as exc:  # kombu, redis or socket errors: the broker is unreachable
+        events.emit("session_enqueue_failed", session=session_pk, error=type(exc).__name__)
+        # Nothing half-done: a session whose prompt or expiry was never queued must not live on.
+        with db.transaction() as conn:
+            auth_sessions.cancel(conn, new.session_id)
+        raise ServiceUnavailable("redis", "could not enqueue the session's tasks") from exc
+
+
+@bp.get("/status/<session_id>")
+def session_status(session_id: str) -> Response:
+    """Report a login's state; hand out the tokens on the first poll after approval."""
+    settings = _settings()
+    wait_seconds(request.args.get("wait"))  # TODO(issue 4): long-poll up to `wait` s; answered at once for now.
+    grant: tuple[dict[str, Any], dict[str, Any]] | None = None
+    expired_now = False
+    with db.transaction() as conn:
+        row = find_session(conn, session_id)
+        state = auth_sessions.effective_status(row)
+        if state == auth_sessions.EXPIRED:
+            expired_now = expire_if_overdue(conn, row)
+        elif state == auth_sessions.APPROVED:
+            grant = consume_for_tokens(conn, session_id)
+    if expired_now:
+        announce_end(row["id"], "session_expired")
+    if state == auth_sessions.PENDING:
+        return jsonify({"status": state, "expires_in": row["expires_in"], "poll_interval": settings.poll_interval})
+    if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
+        raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
+    if grant is not None:
+        family, user = grant
+        tokens = jwt_tokens.issue(family)
+        events.emit("tokens_issued", session=row["id"], user=user["id"], family=family["id"])
+        return jsonify({"status": auth_sessions.APPROVED, "tokens": tokens, "user": users.public_profile(user)})
+    return jsonify({"status": state})
+
+
+@bp.delete("/session/<session_id>")
+def cancel_session(session_id: str) -> Response:
+    """Abandon a pending login on the browser's request."""
+    expired_now = False
+    with db.transaction() as conn:
+        cancelled = auth_sessions.cancel(conn, session_id)
+        if cancelled is None:
+            row = find_session(conn, session_id)
+            expired_now = expire_if_overdue(conn, row)
+    if cancelled is None:
+        if expired_now:
+            announce_end(row["id"], "session_expired")
+        raise ApiError(409, "session_not_pending", "This login is no longer pending.")
+    announce_end(cancelled["id"], "session_cancelled")
+    return jsonify({"status": auth_sessions.CANCELLED})
+
+
+@bp.post("/refresh")
+def refresh_tokens() -> Response:
+    """Spend a refresh token for a new access and refresh token; a spent one ends the login."""
+    token = requests_json.required_string(requests_json.json_object(), "refresh_token")
+    family_id, jti = jwt_tokens.decode_refresh_token(token)
+    with db.transaction() as conn:
+        rotation = token_families.rotate(conn, family_id, jti)
+    if rotation.outcome is RotationOutcome.ROTATED:
+        events.emit("tokens_refreshed", user=rotation.family["user_id"], family=family_id)
+        return jsonify(jwt_tokens.issue(rotation.family))
+    if rotation.outcome is RotationOutcome.REUSED:
+        events.emit("refresh_reused", user=rotation.family["user_id"], family=family_id, ip=client_info.client_ip())
+        raise ApiError(
+            401,
+            "token_reused",
+            "This refresh token was already used; the login has been ended.",
+            jwt_tokens.BEARER_CHALLENGE,
+        )
+    raise ApiError(401, "token_revoked", "The token has been revoked.", jwt_tokens.BEARER_CHALLENGE)
+
+
+@bp.get("/me")
+@jwt_required()
+def me() -> Response:
+    """Return the logged-in user's profile."""
+    try:
+        user_id = int(get_jwt_identity())
+    except (TypeError, ValueError):
+        raise ApiError(401, "invalid_token", "The token is invalid.", jwt_tokens.BEARER_CHALLENGE) from None
+    with db.transaction() as conn:
+        user = users.get(conn, user_id)
+    if user is None:
+        raise ApiError(401, "invalid_token", "The user no longer exists.", jwt_tokens.BEARER_CHALLENGE)
+    return jsonify(users.public_profile(user))
+
+
+@bp.post("/logout")
+@jwt_required()
+def logout() -> Response:
+    """End this login: revoke its token family (every access and refresh token of it)."""
+    family_id = get_jwt()[jwt_tokens.FAMILY_CLAIM]
+    with db.transaction() as conn:
+        token_families.revoke(conn, family_id, "logout")
+    events.emit("logout", user=get_jwt_identity(), family=family_id)
+    response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
+def wait_seconds(raw: str | None) -> int:
+    """Return the `?wait=` of a status poll (0 when absent), or raise 400 invalid_wait."""
+    if raw is None:
+        return 0
+    if not (0 < len(raw) <= 2 and raw.isascii() and raw.isdigit()) or int(raw) > MAX_WAIT_SECONDS:
+        raise ApiError(400, "invalid_wait", f"wait must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}.")
+    return int(raw)
+
+
+def find_session(conn, session_id: str) -> dict[str, Any]:
+    """Return the session of a browser's session id, or raise 404 (unknown and malformed alike)."""
+    row = auth_sessions.find_by_session_id(conn, session_id)
+    if row is None:
+        raise ApiError(404, "session_not_found", "There is no such login session.")
+    return row
+
+
+def expire_if_overdue(conn, row: dict[str, Any]) -> bool:
+    """Record that an overdue pending session expired; True if this call made the transition."""
+    if row["status"] != auth_sessions.PENDING or not row["overdue"]:
+        return False
+    return auth_sessions.expire(conn, str(row["id"])) is not None
+
+
+def consume_for_tokens(conn, session_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Take an approved session's tokens and open its token family; None for a race's loser."""
+    consumed = auth_sessions.consume(conn, session_id)
+    if consumed is None:
+        return None
+    user = users.get(conn, consumed["user_id"]) if consumed["user_id"] is not None else None
+    if user is None:
+        # The account was deleted after approving: raising rolls the consumption back.
+        raise ApiError(404, "session_not_found", "There is no such login session.")
+    family = token_families.start(
+        conn,
+        user_id=user["id"],
+        auth_session_pk=str(consumed["id"]),
+        client_ip=client_info.client_ip(),
+        user_agent=client_info.user_agent(),
+    )
+    return family, user
+
+
+def announce_end(session_pk: Any, event: str) -> None:
+    """After the commit: ask for the Telegram prompt to be edited (best effort) and log it."""
+    try:
+        tasks.enqueue_prompt_update(str(session_pk))
+    except Exception as exc:  # the prompt keeps stale buttons, but the database already refuses them
+        log.warning("could not enqueue the prompt update of session %s: %s", session_pk, type(exc).__name__)
+    events.emit(event, session=session_pk)
+
+
+def _settings() -> Settings:
+    return current_app.extensions["settings"]

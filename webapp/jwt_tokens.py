@@ -1,0 +1,98 @@
+"""JWTs: flask-jwt-extended set up for our claims, every failure a 401 in the API's error shape."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import jwt
+from flask import Flask, Response, current_app
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+
+from core import db, token_families
+from core.settings import Settings
+from webapp.errors import ApiError, error_response
+
+FAMILY_CLAIM = "fam"
+# Tolerated clock difference between the web hosts that issue and check tokens.
+LEEWAY_SECONDS = 5
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def configure(app: Flask, settings: Settings) -> JWTManager:
+    """Configure flask-jwt-extended on the app and install our loaders."""
+    app.config.update(
+        JWT_SECRET_KEY=settings.effective_jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        # Only HS256 is accepted: `alg: none`, HS512 or RS256 headers are refused.
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_ENCODE_ISSUER=settings.jwt_issuer,
+        JWT_DECODE_ISSUER=settings.jwt_issuer,
+        JWT_ENCODE_AUDIENCE=settings.jwt_audience,
+        JWT_DECODE_AUDIENCE=settings.jwt_audience,
+        JWT_ENCODE_NBF=True,
+        JWT_DECODE_LEEWAY=LEEWAY_SECONDS,
+        JWT_ACCESS_TOKEN_EXPIRES=datetime.timedelta(seconds=settings.access_token_ttl),
+        JWT_REFRESH_TOKEN_EXPIRES=datetime.timedelta(seconds=settings.refresh_token_ttl),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_HEADER_TYPE="Bearer",
+    )
+    manager = JWTManager(app)
+    manager.token_in_blocklist_loader(is_revoked)
+    manager.unauthorized_loader(lambda reason: unauthorized("authorization_required", "An access token is required."))
+    manager.invalid_token_loader(lambda reason: unauthorized("invalid_token", "The token is invalid."))
+    manager.expired_token_loader(lambda header, payload: unauthorized("token_expired", "The token has expired."))
+    manager.revoked_token_loader(lambda header, payload: unauthorized("token_revoked", "The token has been revoked."))
+    manager.needs_fresh_token_loader(lambda header, payload: unauthorized("invalid_token", "The token is invalid."))
+    manager.token_verification_failed_loader(
+        lambda header, payload: unauthorized("invalid_token", "The token is invalid.")
+    )
+    manager.user_lookup_error_loader(lambda header, payload: unauthorized("invalid_token", "The user no longer exists."))
+    return manager
+
+
+def unauthorized(code: str, message: str) -> Response:
+    """Answer 401 in the error shape with a Bearer challenge."""
+    return error_response(401, code, message, BEARER_CHALLENGE)
+
+
+def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Tell whether the token's family was revoked; a database outage propagates (fail closed)."""
+    family_id = payload.get(FAMILY_CLAIM)
+    if not isinstance(family_id, str):
+        return True
+    with db.transaction() as conn:
+        return not token_families.is_active(conn, family_id)
+
+
+def issue(family: dict[str, Any]) -> dict[str, Any]:
+    """Create the access and refresh tokens of a family (its current refresh jti) for the API."""
+    identity = str(family["user_id"])
+    claims = {FAMILY_CLAIM: str(family["id"])}
+    access_token = create_access_token(identity=identity, additional_claims=claims)
+    # flask-jwt-extended applies claim overrides after its own claims, so this jti wins.
+    refresh_token = create_refresh_token(
+        identity=identity, additional_claims={**claims, "jti": family["current_refresh_jti"]}
+    )
+    settings: Settings = current_app.extensions["settings"]
+    return {
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "token_type": "bearer",
+        "expires_in": settings.access_token_ttl,
+    }
+
+
+def decode_refresh_token(token: str) -> tuple[str, str]:
+    """Check a presented refresh token and return its (family id, jti), or raise a 401 ApiError."""
+    try:
+        payload = decode_token(token)
+    except jwt.ExpiredSignatureError:
+        raise ApiError(401, "token_expired", "The token has expired.", BEARER_CHALLENGE) from None
+    except (jwt.PyJWTError, JWTExtendedException):
+        raise ApiError(401, "invalid_token", "The token is invalid.", BEARER_CHALLENGE) from None
+    family_id, jti = payload.get(FAMILY_CLAIM), payload.get("jti")
+    if payload.get("type") != "refresh" or not isinstance(family_id, str) or not isinstance(jti, str):
+        raise ApiError(401, "invalid_token", "The token is invalid.", BEARER_CHALLENGE)
+    return family_id, jti

@@ -1,0 +1,58 @@
+"""Request bodies: a JSON object is required, and each failure has its own status and code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp.errors import ApiError
+
+
+def read_body() -> bytes:
+    """Return the raw body, refusing one over MAX_CONTENT_LENGTH with 413 (chunked ones too)."""
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    # A chunked body has no Content-Length: Werkzeug then stops reading at the limit and
+    # returns a silently truncated body. One more byte tells whether there was more.
+    if (
+        limit is not None
+        and request.content_length is None
+        and len(data) >= limit
+        and request.input_stream.read(1)
+    ):
+        raise RequestEntityTooLarge()
+    return data
+
+
+def json_object() -> dict[str, Any]:
+    """Return the body as a JSON object, or raise the matching 4xx ApiError."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    raw = read_body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return body
+
+
+def required_string(body: dict[str, Any], name: str) -> str:
+    """Return the string field `name` of a body, or raise 422 missing_field / invalid_field."""
+    if name not in body:
+        raise ApiError(422, "missing_field", f"The field '{name}' is required.")
+    value = body[name]
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid_field", f"The field '{name}' must be a string.")
+    return value
+
+
+def refuse_oversized_body() -> None:
+    """Answer 413 before routing when the declared Content-Length is over the limit."""
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
