@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Mapping, Sequence
 
 COLOURS = ("36", "33", "32", "35", "34", "31")  # cyan, yellow, green, magenta, blue, red
-NAME_WIDTH = 7  # fits "release" and "worker", so the "|" columns line up
+NAME_WIDTH = 8  # fits "release" and "devstack", so the "|" columns line up
 
 
 @dataclass

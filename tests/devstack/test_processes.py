@@ -65,7 +65,7 @@ def test_output_is_prefixed_by_name_without_colour_off_a_terminal() -> None:
     group = ProcessGroup(stream=out)
     code = group.run("release", [sys.executable, "-c", "print('one'); print('two')"], timeout=20)
     assert code == 0
-    assert out.getvalue().splitlines() == ["release| one", "release| two"]
+    assert out.getvalue().splitlines() == ["release | one", "release | two"]
     assert "\033[" not in out.getvalue()
     group.stop()
 
@@ -74,7 +74,7 @@ def test_colour_prefix_on_request() -> None:
     out = io.StringIO()
     group = ProcessGroup(stream=out, colour=True)
     group.run("web", [sys.executable, "-c", "print('hi')"], timeout=20)
-    assert out.getvalue() == "\033[36mweb    | \033[0mhi\n"
+    assert out.getvalue() == "\033[36mweb     | \033[0mhi\n"
 
 
 def test_a_child_that_dies_is_reported_and_others_are_alive(tmp_path: Path) -> None:

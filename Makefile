@@ -1,0 +1,49 @@
+# Dance of Mind: one-command development and tests. Needs only python3 (3.11+).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Rebuilt whenever a requirements file changes.
+STAMP := $(VENV)/.requirements-installed
+PYTEST_ARGS ?=
+# pytest exits 5 when a layer selects no test yet: that is not a failure of that layer.
+PYTEST_LAYER = echo "$(PY) -m pytest -m $(1) $(PYTEST_ARGS)"; status=0; $(PY) -m pytest -m $(1) $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no $(1) tests yet"; status=0; fi; exit $$status
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run phone migrate test test-unit test-integration test-e2e clean
+
+help: ## list the targets
+	@echo "Dance of Mind: make <target>"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
+	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='...' PHONE_NUMBER=+7... PHONE_USER_ID=... PHONE_SCRIPT='start; contact; tap 1'"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install requirements-dev.txt
+
+run: $(STAMP) ## start web, worker and bot (embedded Postgres/Redis/Telegram where unset)
+	$(PY) -m devstack run
+
+phone: $(STAMP) ## play a Telegram user against the running emulator (PHONE_NUMBER, PHONE_USER_ID, PHONE_SCRIPT)
+	$(PY) -m devstack phone $(if $(PHONE_SCRIPT),--script "$(PHONE_SCRIPT)")
+
+migrate: $(STAMP) ## apply the database migrations
+	$(PY) -m devstack migrate
+
+test: $(STAMP) ## run the whole test suite (PYTEST_ARGS passes options)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## unit tests only (no services)
+	@$(call PYTEST_LAYER,unit)
+
+test-integration: $(STAMP) ## integration tests (real Postgres and Redis)
+	@$(call PYTEST_LAYER,integration)
+
+test-e2e: $(STAMP) ## end-to-end tests (every process)
+	@$(call PYTEST_LAYER,e2e)
+
+clean: ## remove .venv, .devstack (dev database, JWT key) and test artifacts
+	rm -rf $(VENV) .devstack test-artifacts

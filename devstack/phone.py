@@ -1,0 +1,179 @@
+"""A terminal "phone": play a Telegram user against the running emulator (`make phone`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from typing import Any, Callable, TextIO
+
+HELP = "commands: start [token|bot_url], contact [+phone], say TEXT, tap N, show, help, quit"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the phone's options (defaults from TELEGRAM_API_URL, PHONE_USER_ID, PHONE_NUMBER)."""
+    parser.add_argument("--url", default=os.environ.get("TELEGRAM_API_URL") or "http://127.0.0.1:8081")
+    parser.add_argument("--user-id", type=int, default=int(os.environ.get("PHONE_USER_ID") or 0) or None)
+    parser.add_argument("--phone", default=os.environ.get("PHONE_NUMBER") or "+79161234567")
+    parser.add_argument("--name", default="Phone", help="the Telegram user's first name")
+    parser.add_argument("--script", help="';'-separated commands to run, then exit: 'start; contact; tap 1'")
+    parser.add_argument("--wait", type=float, default=10.0, help="seconds a script waits for the bot")
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return a message's inline buttons, row after row, as one list."""
+    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard") or [] for b in row]
+
+
+def render(message: dict[str, Any]) -> str:
+    """Render a message: who, text, then inline buttons as `[1 Approve] [2 Reject]`."""
+    state = " (deleted)" if message.get("deleted") else " (edited)" if message.get("edited") else ""
+    text = message.get("text") or ("(contact)" if message.get("contact") else "")
+    lines = [("bot" if message.get("from_bot") else "you") + state + ": " + text.replace("\n", "\n     ")]
+    markup, number = message.get("reply_markup") or {}, 0
+    for row in markup.get("inline_keyboard") or []:
+        lines.append("     " + " ".join(f"[{(number := number + 1)} {b.get('text', '')}]" for b in row))
+    for row in markup.get("keyboard") or []:
+        lines.append("     keyboard: " + " ".join(f"<{b['text'] if isinstance(b, dict) else b}>" for b in row))
+    return "\n".join(lines)
+
+
+class Phone:
+    """One Telegram user's private chat with the bot (its chat id is the user id)."""
+
+    def __init__(self, client: Any, user_id: int, phone: str, out: TextIO = sys.stdout) -> None:
+        self.client, self.user_id, self.phone, self.out = client, user_id, phone, out
+        self.seen: dict[int, str] = {}  # message_id -> rendering already printed
+        self.answers_seen = 0
+        self.lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        """Print a line at once."""
+        print(text, file=self.out, flush=True)
+
+    def refresh(self) -> bool:
+        """Print bot messages, edits and popups that are new since the last call; tell if any were."""
+        with self.lock:
+            chat = self.client.chat(self.user_id)
+            changed = False
+            for message in chat.get("messages", []):
+                shown = render(message)
+                if message.get("from_bot") and self.seen.get(message["message_id"]) != shown:
+                    self.say(shown)
+                    changed = True
+                self.seen[message["message_id"]] = shown
+            answers = chat.get("callback_answers", [])
+            for answer in answers[self.answers_seen:]:
+                if answer.get("text"):
+                    self.say(f"bot (popup): {answer['text']}")
+            changed, self.answers_seen = changed or len(answers) > self.answers_seen, len(answers)
+            return changed
+
+    def wait(self, until: Callable[[], bool], timeout: float) -> bool:
+        """Refresh until something changes or `until()` holds; give up after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.refresh() or until():
+                return True
+            time.sleep(0.2)
+        return False
+
+    def prompt(self) -> dict[str, Any] | None:
+        """Return the newest live bot message that has inline buttons."""
+        live = [m for m in self.client.chat(self.user_id)["messages"]
+                if m.get("from_bot") and not m.get("deleted") and buttons(m)]
+        return live[-1] if live else None
+
+    def do(self, line: str) -> None:
+        """Carry out one command (see HELP); raise ValueError if it can't be done."""
+        command, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if command == "start":  # a whole bot_url works too: the token is its `start` parameter
+            token = urllib.parse.parse_qs(urllib.parse.urlsplit(rest).query).get("start", [rest])[0]
+            self.send(f"/start {token}".strip())
+        elif command == "contact":
+            self.say(f"you: (shares own contact {rest or self.phone})")
+            self.client.share_contact(self.user_id, rest or self.phone)
+        elif command == "say":
+            self.send(rest)
+        elif command == "tap":
+            message = self.prompt()
+            choices = buttons(message) if message else []
+            if not rest.isdigit() or not 1 <= int(rest) <= len(choices):
+                raise ValueError(f"no button {rest!r} to tap (the newest prompt has {len(choices)})")
+            button = choices[int(rest) - 1]
+            self.say(f"you: (taps [{button.get('text')}])")
+            data = button.get("callback_data")
+            self.client.tap(self.user_id, message["message_id"], callback_data=data,
+                            button_text=None if data else button.get("text"))
+        elif command == "show":
+            with self.lock:
+                for message in self.client.chat(self.user_id)["messages"]:
+                    self.say(render(message))
+        elif command in ("help", "?"):
+            self.say(HELP)
+        elif command:
+            raise ValueError(f"unknown command {command!r}; {HELP}")
+
+    def send(self, text: str) -> None:
+        """Send a text message to the bot as this user."""
+        self.say(f"you: {text}")
+        self.client.send_message(self.user_id, text)
+
+
+def run_script(phone: Phone, script: str, wait: float) -> int:
+    """Run ';'-separated commands, letting the bot answer each; return 0, or 1 on a failure."""
+    for line in filter(None, (part.strip() for part in script.split(";"))):
+        if line.startswith("tap"):  # the prompt may still be on its way from the worker
+            phone.wait(lambda: phone.prompt() is not None, wait)
+        try:
+            phone.do(line)
+        except ValueError as exc:
+            print(f"phone: {exc}", file=sys.stderr)
+            return 1
+        phone.wait(lambda: False, wait)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Create the Telegram user on the emulator, then run the script or the interactive loop."""
+    from telegram_emulator.client import EmulatorClient
+
+    client = EmulatorClient(args.url)
+    fields = {"first_name": args.name, **({"id": args.user_id} if args.user_id else {})}
+    try:
+        user_id = int(client.create_user(**fields)["id"])
+    except Exception as exc:  # noqa: BLE001 - e.g. that id exists already: then play it
+        if not args.user_id:
+            print(f"phone: no emulator at {args.url}? ({exc}) Is `make run` running?", file=sys.stderr)
+            return 1
+        user_id = args.user_id
+    phone = Phone(client, user_id, args.phone)
+    phone.say(f"phone: Telegram user {user_id} with {args.phone}, emulator {args.url}")
+    if args.script:
+        return run_script(phone, args.script, args.wait)
+    phone.say(HELP)
+    threading.Thread(target=_follow, args=(phone,), daemon=True).start()
+    while True:
+        try:
+            line = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            return 0
+        if line.strip() in ("quit", "exit"):
+            return 0
+        try:
+            phone.do(line)
+        except Exception as exc:  # noqa: BLE001 - a REPL reports the problem and goes on
+            phone.say(f"phone: {exc}")
+
+
+def _follow(phone: Phone) -> None:
+    while True:  # print bot messages as they arrive, for as long as the REPL runs
+        try:
+            phone.refresh()
+        except Exception:  # noqa: BLE001 - the emulator may be restarting: keep trying
+            pass
+        time.sleep(0.3)

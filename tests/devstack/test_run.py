@@ -1,0 +1,150 @@
+"""`python -m devstack run` end to end: on a toy Procfile, and on the real project when it exists."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from devstack import PROJECT_ROOT
+from devstack.services import free_port
+
+RUN = "import sys; from pathlib import Path; from devstack.run import run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))"
+TOY_PROCFILE = """\
+release: python -c "print('migrated')"
+web: python -m http.server $PORT --bind 127.0.0.1
+worker: python -c "import os, time; print('env', os.environ['APP_ENV'], os.environ['DATABASE_URL'], os.environ['REDIS_URL'], len(os.environ['JWT_SECRET_KEY']), flush=True); time.sleep(600)"
+"""
+PROCESS_ENTRY_POINTS = ("wsgi.py", "tasks/__init__.py", "botrunner/__main__.py")
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME",
+                     "APP_ENV", "JWT_SECRET_KEY", "ALLOWED_ORIGINS", "PORT", "GUNICORN_CMD_ARGS")
+
+
+class Running:
+    """A `devstack run` subprocess whose output goes to a file we can poll."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def output(self) -> str:
+        """Return everything printed so far."""
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        """Wait until `text` is printed; fail with the output if the process ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not printed (exit {self.proc.poll()}):\n{self.output()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """Kill the whole process group if a test left it running."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    return {**env, "NO_COLOR": "1", **overrides}
+
+
+@pytest.fixture()
+def toy_root(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "Procfile").write_text(TOY_PROCFILE)
+    (root / "healthz").write_text('{"ok": true}')  # http.server serves it as GET /healthz
+    return root
+
+
+@pytest.fixture()
+def running() -> Iterator[list[Running]]:
+    started: list[Running] = []
+    yield started
+    for run in started:
+        run.kill()
+
+
+def test_toy_stack_starts_embedded_services_and_stops_on_sigint(toy_root: Path, tmp_path: Path,
+                                                                  running: list[Running]) -> None:
+    state = tmp_path / "state"
+    port = free_port()
+    run = Running([sys.executable, "-c", RUN, str(toy_root), str(state)], _clean_env(PORT=str(port)), tmp_path / "out")
+    running.append(run)
+    run.wait_for("dev stack is up", 60)
+    out = run.output()
+    assert "release | migrated" in out
+    assert "env development postgresql://postgres@:5432/dance_of_mind?host=" in out
+    assert "redis://127.0.0.1:" in out and " 64" in out.split("env development")[1].splitlines()[0]
+    assert "postgres  embedded" in out and "telegram  embedded" in out
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert response.status == 200
+    redis_port = int(out.split("redis://127.0.0.1:")[1].split("/")[0])
+
+    started = time.monotonic()
+    os.kill(run.proc.pid, signal.SIGINT)
+    assert run.proc.wait(30) == 0, run.output()
+    assert time.monotonic() - started < 20
+    assert "devstack| stopped" in run.output()
+    with pytest.raises(OSError):  # the stand-ins are gone too
+        urllib.request.urlopen(f"http://127.0.0.1:{redis_port}", timeout=2)
+    assert not (state / "postgres" / "postmaster.pid").exists()
+    assert (state / "jwt-secret").exists()
+
+
+def _configured_env(port: int) -> dict[str, str]:
+    # Everything "configured": no stand-in starts, and the banner must mask the password.
+    return _clean_env(PORT=str(port), DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/app",
+                      REDIS_URL="redis://127.0.0.1:1/0", TELEGRAM_BOT_TOKEN="1:x")
+
+
+def test_a_failing_release_stops_before_anything_starts(toy_root: Path, tmp_path: Path, running: list[Running]) -> None:
+    (toy_root / "Procfile").write_text(TOY_PROCFILE.replace("print('migrated')", "raise SystemExit(3)"))
+    run = Running([sys.executable, "-c", RUN, str(toy_root), str(tmp_path / "s")], _configured_env(free_port()),
+                  tmp_path / "out")
+    running.append(run)
+    assert run.proc.wait(30) == 1
+    assert "release failed with exit code 3" in run.output()
+    assert "env " not in run.output()
+
+
+def test_a_child_that_dies_stops_everything(toy_root: Path, tmp_path: Path, running: list[Running]) -> None:
+    procfile = TOY_PROCFILE + "bot: python -c \"import time; time.sleep(1); raise SystemExit(4)\"\n"
+    (toy_root / "Procfile").write_text(procfile)
+    run = Running([sys.executable, "-c", RUN, str(toy_root), str(tmp_path / "s")], _configured_env(free_port()),
+                  tmp_path / "out")
+    running.append(run)
+    assert run.proc.wait(30) == 1, run.output()
+    out = run.output()
+    assert "bot exited unexpectedly with code 4; stopping everything" in out
+    assert "postgres  configured  postgresql://app:***@127.0.0.1:1/app" in out  # the banner masks it
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not all((PROJECT_ROOT / p).exists() for p in PROCESS_ENTRY_POINTS),
+                    reason="the Procfile's processes (wsgi.py, tasks/, botrunner/__main__.py) are not all written yet")
+def test_make_run_smoke(tmp_path: Path, running: list[Running]) -> None:
+    """The real stack: stand-ins, migrations, web/worker/bot; /healthz answers; Ctrl-C exits 0."""
+    port = free_port()
+    env = _clean_env(PORT=str(port), DEVSTACK_STATE_DIR=str(tmp_path / "state"))
+    run = Running([sys.executable, "-m", "devstack", "run"], env, tmp_path / "out")
+    running.append(run)
+    run.wait_for("dev stack is up", 90)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert response.status == 200
+    time.sleep(2)  # let worker and bot finish connecting: a crash there must show up now
+    assert run.proc.poll() is None, run.output()
+    os.kill(run.proc.pid, signal.SIGINT)
+    assert run.proc.wait(40) == 0, run.output()
