@@ -72,14 +72,16 @@ class Phone:
             changed, self.answers_seen = changed or len(answers) > self.answers_seen, len(answers)
             return changed
 
-    def wait(self, until: Callable[[], bool], timeout: float) -> bool:
-        """Refresh until something changes or `until()` holds; give up after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+    def wait(self, until: Callable[[], bool], timeout: float, quiet: float = 0.8) -> bool:
+        """Print what the bot does until `until()` holds, or until it was quiet `quiet` s after a change."""
+        deadline, changed_at = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
-            if self.refresh() or until():
+            if self.refresh():
+                changed_at = time.monotonic()  # a popup often comes just before the edit: keep going
+            elif until() or (changed_at is not None and time.monotonic() - changed_at >= quiet):
                 return True
             time.sleep(0.2)
-        return False
+        return changed_at is not None
 
     def prompt(self) -> dict[str, Any] | None:
         """Return the newest live bot message that has inline buttons."""
