@@ -8,9 +8,11 @@ import time
 from typing import Any, Mapping
 
 from telegram_emulator import rules
-from telegram_emulator.bot_methods import HANDLERS, unsupported_method
+# Imported for their @handles registrations.
+from telegram_emulator import bot_methods, bot_settings  # noqa: F401
 from telegram_emulator.errors import BotApiError
 from telegram_emulator.journal import Fault
+from telegram_emulator.registry import handler_for
 from telegram_emulator.spec import BotApiSpec, UploadedFile, require_known_method
 from telegram_emulator.state import EmulatorState
 
@@ -51,7 +53,7 @@ class BotApi:
             require_known_method(self.spec, method_name)
             self.spec.validate_call(method, params)
             rules.check_call_content(method, params)
-            result = HANDLERS.get(method, unsupported_method)(self.state, params)
+            result = handler_for(method)(self.state, params)
         except BotApiError as error:
             return self._refused(method, logged_params, error)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer, and be seen.

@@ -9,37 +9,20 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import Any, Callable
+from typing import Any
 
 from telegram_emulator import objects
 from telegram_emulator.errors import bad_request
 from telegram_emulator.formatting import visible_text
-from telegram_emulator.state import NOT_FOUND_TO_EDIT, EmulatorState, StoredMessage, WebhookConfig
-
-Handler = Callable[[EmulatorState, dict[str, Any]], Any]
-HANDLERS: dict[str, Handler] = {}
+from telegram_emulator.records import StoredMessage, WebhookConfig
+from telegram_emulator.registry import handles
+from telegram_emulator.state import NOT_FOUND_TO_EDIT, EmulatorState
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
 )
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-def handles(*methods: str) -> Callable[[Handler], Handler]:
-    """Register a function as the handler of the given Bot API methods."""
-
-    def register(handler: Handler) -> Handler:
-        for method in methods:
-            HANDLERS[method] = handler
-        return handler
-
-    return register
-
-
-def unsupported_method(state: EmulatorState, params: dict[str, Any]) -> Any:
-    """Refuse a real Bot API method the emulator does not model, so nobody relies on it."""
-    raise bad_request("method is not supported by the emulator")
 
 
 @handles("getMe")
@@ -228,83 +211,3 @@ def answer_callback_query(state: EmulatorState, params: dict[str, Any]) -> bool:
         answer["url"] = params["url"]
     state.answer_callback_query(params["callback_query_id"], answer)
     return True
-
-
-def _commands_key(params: dict[str, Any]) -> str:
-    scope = params.get("scope") or {"type": "default"}
-    return f"commands {_canonical(scope)} {params.get('language_code', '')}"
-
-
-@handles("setMyCommands")
-def set_my_commands(state: EmulatorState, params: dict[str, Any]) -> bool:
-    """Store the command list for a scope and language."""
-    with state.lock:
-        state.bot_settings[_commands_key(params)] = params["commands"]
-        return True
-
-
-@handles("getMyCommands")
-def get_my_commands(state: EmulatorState, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the command list of a scope and language (empty when none was set)."""
-    with state.lock:
-        return copy.deepcopy(state.bot_settings.get(_commands_key(params), []))
-
-
-@handles("deleteMyCommands")
-def delete_my_commands(state: EmulatorState, params: dict[str, Any]) -> bool:
-    """Forget the command list of a scope and language."""
-    with state.lock:
-        state.bot_settings.pop(_commands_key(params), None)
-        return True
-
-
-def _setting_key(kind: str, params: dict[str, Any], scope_field: str = "language_code") -> str:
-    return f"{kind} {params.get(scope_field, '')}"
-
-
-@handles("setMyDescription")
-def set_my_description(state: EmulatorState, params: dict[str, Any]) -> bool:
-    """Store the bot description for a language."""
-    with state.lock:
-        state.bot_settings[_setting_key("description", params)] = params.get("description", "")
-        return True
-
-
-@handles("getMyDescription")
-def get_my_description(state: EmulatorState, params: dict[str, Any]) -> dict[str, str]:
-    """Return the bot description for a language."""
-    with state.lock:
-        return {"description": state.bot_settings.get(_setting_key("description", params), "")}
-
-
-@handles("setMyShortDescription")
-def set_my_short_description(state: EmulatorState, params: dict[str, Any]) -> bool:
-    """Store the bot short description for a language."""
-    with state.lock:
-        key = _setting_key("short_description", params)
-        state.bot_settings[key] = params.get("short_description", "")
-        return True
-
-
-@handles("getMyShortDescription")
-def get_my_short_description(state: EmulatorState, params: dict[str, Any]) -> dict[str, str]:
-    """Return the bot short description for a language."""
-    with state.lock:
-        return {"short_description": state.bot_settings.get(_setting_key("short_description", params), "")}
-
-
-@handles("setChatMenuButton")
-def set_chat_menu_button(state: EmulatorState, params: dict[str, Any]) -> bool:
-    """Store the menu button of a chat (or the default one)."""
-    with state.lock:
-        key = _setting_key("menu_button", params, scope_field="chat_id")
-        state.bot_settings[key] = params.get("menu_button", {"type": "default"})
-        return True
-
-
-@handles("getChatMenuButton")
-def get_chat_menu_button(state: EmulatorState, params: dict[str, Any]) -> dict[str, Any]:
-    """Return the menu button of a chat (commands by default, as on Telegram)."""
-    with state.lock:
-        key = _setting_key("menu_button", params, scope_field="chat_id")
-        return copy.deepcopy(state.bot_settings.get(key, {"type": "commands"}))

@@ -224,9 +224,19 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def load_default_spec() -> BotApiSpec:
+    """Load the spec at `default_spec_path()` (read once per path), explaining a missing file."""
+    path = default_spec_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Bot API spec not found at {path}; put shared/telegram-bot-api-spec beside the project "
+            f"or set {SPEC_PATH_ENV}"
+        )
+    return _load_cached(str(path))
+
+
 @lru_cache(maxsize=4)
-def load_default_spec(path: str | None = None) -> BotApiSpec:
-    """Load (once per path) the spec the emulator validates against."""
+def _load_cached(path: str) -> BotApiSpec:
     return BotApiSpec.load(path)
 
 

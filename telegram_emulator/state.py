@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram_emulator import objects
-from telegram_emulator.errors import BotApiError, ControlError, bad_request, conflict, forbidden
+from telegram_emulator.errors import ControlError, bad_request, conflict, forbidden
 from telegram_emulator.journal import CallJournal
+from telegram_emulator.records import CallbackRecord, ChatRecord, StoredMessage, WebhookConfig
 
 FIRST_AUTO_USER_ID = 100000001
 FIRST_UPDATE_ID = 500000001
@@ -22,49 +22,6 @@ FIRST_CALLBACK_ID = 4200000000000000001
 # Update types Telegram leaves out when allowed_updates is empty or was never set.
 OPT_IN_UPDATE_TYPES = {"chat_member", "message_reaction", "message_reaction_count"}
 NOT_FOUND_TO_EDIT = "message to edit not found"
-
-
-@dataclass
-class StoredMessage:
-    """A message in a chat, with what the control API shows beyond the Message object."""
-
-    message: dict[str, Any]
-    from_bot: bool
-    raw_text: str | None = None
-    parse_mode: str | None = None
-    markup: dict[str, Any] | None = None  # Any keyboard the bot sent, reply keyboards included.
-    edited: bool = False
-    deleted: bool = False
-
-
-@dataclass
-class ChatRecord:
-    """A private chat between the bot and one user."""
-
-    chat: dict[str, Any]
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
-    next_message_id: int = 1
-    callback_answers: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class CallbackRecord:
-    """A callback query handed to the bot, answerable once."""
-
-    chat_id: int
-    message_id: int
-    answered: bool = False
-
-
-@dataclass
-class WebhookConfig:
-    """The webhook the bot asked for; an empty url means polling mode."""
-
-    url: str = ""
-    secret_token: str | None = None
-    max_connections: int = 40
-    last_error_date: int | None = None
-    last_error_message: str | None = None
 
 
 class EmulatorState:

@@ -22,6 +22,16 @@ class RawBotApi:
     def __init__(self, base_url: str, token: str = TOKEN) -> None:
         self.http = httpx.Client(base_url=f"{base_url}/bot{token}", timeout=10)
 
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> "RawBotApi":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def call(self, method: str, **params: Any) -> tuple[int, dict[str, Any]]:
         """Return (HTTP status, JSON body) of one call."""
         form = {name: value if isinstance(value, str) else json.dumps(value) for name, value in params.items()}
@@ -54,9 +64,8 @@ def client(emulator: RunningEmulator) -> Iterator[EmulatorClient]:
 @pytest.fixture
 def bot(emulator: RunningEmulator, client: EmulatorClient) -> Iterator[RawBotApi]:
     """Return a raw Bot API caller (the emulator is already reset by `client`)."""
-    raw = RawBotApi(emulator.url)
-    yield raw
-    raw.http.close()
+    with RawBotApi(emulator.url) as raw:
+        yield raw
 
 
 @pytest.fixture

@@ -45,10 +45,12 @@ def test_update_ids_keep_increasing_across_reset(client: EmulatorClient) -> None
 
 def test_long_poll_returns_as_soon_as_an_update_arrives(client: EmulatorClient, bot: RawBotApi) -> None:
     user = client.create_user(first_name="Bo")
-    threading.Timer(0.3, client.send_message, args=(user["id"], "hello")).start()
+    sender = threading.Timer(0.3, client.send_message, args=(user["id"], "hello"))
+    sender.start()
     started = time.monotonic()
     updates = bot.result("getUpdates", timeout=5)
     elapsed = time.monotonic() - started
+    sender.join()  # The poll may return before the sender has read its own answer.
     assert [update["message"]["text"] for update in updates] == ["hello"]
     assert 0.2 < elapsed < 2
 
@@ -60,13 +62,14 @@ def test_long_poll_returns_empty_after_timeout(client: EmulatorClient, bot: RawB
 
 
 def test_long_poll_does_not_block_other_calls(client: EmulatorClient, bot: RawBotApi, emulator: Any) -> None:
-    poller = threading.Thread(target=RawBotApi(emulator.url).call, args=("getUpdates",), kwargs={"timeout": 1})
-    poller.start()
-    time.sleep(0.1)
-    started = time.monotonic()
-    bot.result("getMe")
-    assert time.monotonic() - started < 0.5
-    poller.join()
+    with RawBotApi(emulator.url) as other_connection:
+        poller = threading.Thread(target=other_connection.call, args=("getUpdates",), kwargs={"timeout": 1})
+        poller.start()
+        time.sleep(0.1)
+        started = time.monotonic()
+        bot.result("getMe")
+        assert time.monotonic() - started < 0.5
+        poller.join()
 
 
 def test_allowed_updates_filters_and_persists(client: EmulatorClient, bot: RawBotApi) -> None:
@@ -96,11 +99,12 @@ def test_get_updates_conflicts_with_a_webhook(client: EmulatorClient, bot: RawBo
 
 def test_a_newer_poll_terminates_the_older_one(client: EmulatorClient, bot: RawBotApi, emulator: Any) -> None:
     answers: list[tuple[int, dict[str, Any]]] = []
-    older = threading.Thread(target=lambda: answers.append(RawBotApi(emulator.url).call("getUpdates", timeout=3)))
-    older.start()
-    time.sleep(0.2)
-    assert bot.result("getUpdates") == []
-    older.join(timeout=2)
+    with RawBotApi(emulator.url) as other_connection:
+        older = threading.Thread(target=lambda: answers.append(other_connection.call("getUpdates", timeout=3)))
+        older.start()
+        time.sleep(0.2)
+        assert bot.result("getUpdates") == []
+        older.join(timeout=2)
     assert answers and answers[0][0] == 409
     assert answers[0][1]["description"].startswith("Conflict: terminated by other getUpdates request")
     assert client.invalid_calls() == []  # A superseded poll says nothing about the caller's code.

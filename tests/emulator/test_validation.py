@@ -134,7 +134,8 @@ def test_bad_command_name_is_refused(client: EmulatorClient, bot: RawBotApi) -> 
 
 
 def test_bad_token_is_unauthorized(client: EmulatorClient, emulator: Any) -> None:
-    answer = RawBotApi(emulator.url, token="not-a-token").call("getMe")
+    with RawBotApi(emulator.url, token="not-a-token") as unauthorized:
+        answer = unauthorized.call("getMe")
     assert_refused(client, answer, 401, "Unauthorized")
 
 
