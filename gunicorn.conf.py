@@ -13,6 +13,8 @@ accesslog = "-"
 # Session ids travel in URL paths; this logger writes them as *** in the access log.
 logger_class = "webapp.access_log.RedactingLogger"
 limit_request_line = 4094
+# gunicornc is not used, and every instance on a machine would share the one default socket path.
+control_socket_disable = True
 
 # No post_fork hook: the app is not preloaded, and core.db.get_pool() builds a new pool whenever
 # the process id changes, so no worker can inherit the master's connections.

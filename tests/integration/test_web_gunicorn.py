@@ -1,0 +1,111 @@
+"""The `web` process as deployed: gunicorn with gunicorn.conf.py, a real broker, a real socket."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis
+
+from devstack import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Run `gunicorn wsgi:app` as the Procfile does; yield its base URL and its log file."""
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TELEGRAM_BOT_USERNAME": "dom_test_bot",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+        yield base_url, log_path
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def request(base_url: str, method: str, path: str, body: bytes | None = None, chunked: bool = False) -> tuple[int, dict]:
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if chunked and body is not None:
+            chunks = (body[i : i + 1000] for i in range(0, len(body), 1000))
+            conn.request(method, path, body=chunks, headers=headers, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_gunicorn_serves_the_api_and_enqueues_on_the_real_broker(gunicorn, redis_url):
+    base_url, log_path = gunicorn
+    broker = redis.Redis.from_url(redis_url)
+    broker.delete("celery")
+    try:
+        status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": "+79161234567"}).encode())
+        assert status == 201, body
+        queued = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
+        assert [message["headers"]["task"] for message in queued] == ["tasks.expire_session"]
+
+        status, polled = request(base_url, "GET", f"/api/auth/status/{body['session_id']}")
+        assert (status, polled["status"]) == (200, "pending")
+    finally:
+        broker.delete("celery")
+        broker.close()
+
+    # The access log names the request but never the session id (a bearer secret).
+    time.sleep(0.2)
+    log = log_path.read_text()
+    assert "GET /api/auth/status/*** HTTP/1.1" in log
+    assert body["session_id"] not in log
+
+
+def test_gunicorn_answers_oversized_bodies_with_json_413(gunicorn):
+    base_url, _ = gunicorn
+    payload = json.dumps({"phone_number": "+79161234567"}).encode() + b" " * 20_000
+    assert request(base_url, "POST", "/api/auth/init", payload) == (
+        413,
+        {"error": {"code": "payload_too_large", "message": "The request body is too large."}},
+    )
+    status, body = request(base_url, "POST", "/api/auth/init", payload, chunked=True)
+    assert (status, body["error"]["code"]) == (413, "payload_too_large")

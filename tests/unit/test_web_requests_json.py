@@ -1,0 +1,71 @@
+"""Body rules of the API, checked on a bare Flask app (no database, no network)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from webapp import errors, requests_json
+from webapp.errors import ApiError
+
+
+@pytest.fixture
+def app() -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    errors.register(app)
+
+    @app.post("/echo")
+    def echo():
+        body = requests_json.json_object()
+        return {"name": requests_json.required_string(body, "name")}
+
+    return app
+
+
+def post(app: Flask, data, content_type="application/json"):
+    return app.test_client().post("/echo", data=data, content_type=content_type)
+
+
+@pytest.mark.parametrize(
+    "data, content_type, status, code",
+    [
+        ('{"name": "x"}', "text/plain", 415, "unsupported_media_type"),
+        ('{"name": "x"}', None, 415, "unsupported_media_type"),
+        ("{nope", "application/json", 400, "malformed_json"),
+        (b"\xc3\x28", "application/json", 400, "malformed_json"),
+        ("[1]", "application/json", 400, "invalid_body"),
+        ("{}", "application/json", 422, "missing_field"),
+        ('{"name": null}', "application/json", 422, "invalid_field"),
+        ('{"name": 1}', "application/json", 422, "invalid_field"),
+        ('{"name": "' + "x" * 200 + '"}', "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_each_failure_has_its_own_status_and_code(app, data, content_type, status, code):
+    response = post(app, data, content_type)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_a_valid_body_passes_and_extra_fields_are_ignored(app):
+    response = post(app, '{"name": "Ann", "extra": [1, 2]}', "application/json; charset=utf-8")
+    assert (response.status_code, response.get_json()) == (200, {"name": "Ann"})
+
+
+def test_the_field_is_named_in_the_message(app):
+    assert "'name'" in post(app, "{}").get_json()["error"]["message"]
+    assert "'name'" in post(app, '{"name": 1}').get_json()["error"]["message"]
+
+
+def test_api_error_keeps_its_headers():
+    app = Flask(__name__)
+    errors.register(app)
+
+    @app.get("/limited")
+    def limited():
+        raise ApiError(429, "rate_limited", "Too many attempts.", {"Retry-After": "30"})
+
+    response = app.test_client().get("/limited")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "30"
+    assert response.get_json() == {"error": {"code": "rate_limited", "message": "Too many attempts."}}
