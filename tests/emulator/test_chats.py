@@ -105,6 +105,14 @@ def test_tap_by_text_and_url_buttons(client: EmulatorClient, bot: RawBotApi, use
     assert unknown_user.value.status_code == 404
 
 
+def test_another_user_can_be_made_to_tap(client: EmulatorClient, bot: RawBotApi, user: dict[str, Any]) -> None:
+    sent = bot.result("sendMessage", chat_id=user["id"], text="Log in?", reply_markup=CONFIRM)
+    intruder = client.create_user(first_name="Mallory")
+    client.tap(intruder["id"], sent["message_id"], callback_data="confirm:1", chat_id=user["id"])
+    query = bot.result("getUpdates")[-1]["callback_query"]
+    assert query["from"]["id"] == intruder["id"] and query["message"]["chat"]["id"] == user["id"]
+
+
 def test_callback_answers_are_recorded_once(client: EmulatorClient, bot: RawBotApi, user: dict[str, Any]) -> None:
     sent = bot.result("sendMessage", chat_id=user["id"], text="Log in?", reply_markup=CONFIRM)
     query_id = client.tap(user["id"], sent["message_id"], callback_data="confirm:1")["callback_query_id"]
