@@ -89,9 +89,10 @@ class EmulatorClient:
         callback_data: str | None = None,
         button_text: str | None = None,
         chat_id: int | None = None,
+        stale: bool = False,
     ) -> dict[str, Any]:
-        """Tap an inline button shown now; return {"update_id", "callback_query_id"}."""
-        body: dict[str, Any] = {"user_id": user_id, "message_id": message_id}
+        """Tap an inline button shown now (or, with stale=True, one shown before an edit)."""
+        body: dict[str, Any] = {"user_id": user_id, "message_id": message_id, "stale": stale}
         for name, value in (("callback_data", callback_data), ("button_text", button_text), ("chat_id", chat_id)):
             if value is not None:
                 body[name] = value

@@ -110,7 +110,7 @@ def share_contact() -> ResponseReturnValue:
 def tap() -> ResponseReturnValue:
     """Have a user tap an inline button currently shown on a bot message."""
     body = _body()
-    _reject_unknown(body, {"user_id", "message_id", "chat_id", "callback_data", "button_text"})
+    _reject_unknown(body, {"user_id", "message_id", "chat_id", "callback_data", "button_text", "stale"})
     result = user_actions.tap_button(
         _state(),
         _field(body, "user_id", int),
@@ -118,6 +118,7 @@ def tap() -> ResponseReturnValue:
         chat_id=_field(body, "chat_id", int, None),
         callback_data=_field(body, "callback_data", str, None),
         button_text=_field(body, "button_text", str, None),
+        stale=_field(body, "stale", bool, False),
     )
     return jsonify(result)
 

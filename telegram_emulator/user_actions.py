@@ -59,8 +59,13 @@ def tap_button(
     chat_id: int | None = None,
     callback_data: str | None = None,
     button_text: str | None = None,
+    stale: bool = False,
 ) -> dict[str, Any]:
-    """Have the user tap an inline button that the bot's message shows right now."""
+    """Have the user tap an inline button that the bot's message shows right now.
+
+    `stale=True` models a phone whose screen still shows buttons the bot already removed (an
+    edit not yet delivered): the tap sends `callback_data` whatever the message shows now.
+    """
     if callback_data is None and button_text is None:
         raise ControlError(400, "give callback_data or button_text to say which button is tapped")
     chat_id = user_id if chat_id is None else chat_id
@@ -84,6 +89,8 @@ def tap_button(
             None,
         )
         wanted = f"callback_data={callback_data!r}" if callback_data is not None else f"text={button_text!r}"
+        if button is None and stale and callback_data is not None:
+            button = {"callback_data": callback_data}
         if button is None:
             shown = [{key: b[key] for key in b if key in ("text", "callback_data", "url")} for b in buttons]
             raise ControlError(

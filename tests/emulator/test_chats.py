@@ -91,6 +91,9 @@ def test_tap_refuses_a_button_that_was_removed(client: EmulatorClient, bot: RawB
         client.tap(user["id"], sent["message_id"], callback_data="confirm:1")
     assert refused.value.status_code == 409
     assert "no inline button" in refused.value.message
+    # A phone that has not yet received the edit still shows the button: the tap goes through.
+    late = client.tap(user["id"], sent["message_id"], callback_data="confirm:1", stale=True)
+    assert bot.result("getUpdates")[-1]["callback_query"]["id"] == late["callback_query_id"]
 
 
 def test_tap_by_text_and_url_buttons(client: EmulatorClient, bot: RawBotApi, user: dict[str, Any]) -> None:
