@@ -90,6 +90,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "This request has already been answered.",
     },
     "answer_not_found": {"ru": "Этот запрос больше не существует.", "en": "This request no longer exists."},
+    "answer_error": {
+        "ru": "Не получилось, попробуйте ещё раз через минуту.",
+        "en": "Something went wrong, please try again in a minute.",
+    },
+    "command_start": {
+        "ru": "Привязать номер телефона для входа на сайт",
+        "en": "Link your phone number to sign in to the website",
+    },
 }
 
 

@@ -1,0 +1,254 @@
+"""The worker's tasks: send a session's approval prompt, edit it once decided, expire the session.
+
+Tasks take a session id, read the truth from Postgres, and are idempotent (`acks_late`: a task
+may run twice). Telegram 5xx and timeouts are retried with backoff, 429 after exactly the
+`retry_after` Telegram asks for; nothing is retried past the session's expiry.
+
+Two Redis keys keep copies of these tasks from stepping on each other:
+- `prompt-lock:<id>` (60 s) while a prompt is being sent, so two copies never both send;
+- `prompt-closed:<id>` names the one task that edits the prompt to its outcome, so a prompt is
+  never edited twice (Telegram refuses an edit that changes nothing with a 400).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import uuid
+import warnings
+from datetime import timedelta
+from typing import Any
+
+import redis
+from celery import Task
+from redis.exceptions import LockError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.warnings import PTBDeprecationWarning
+
+from botrunner import keyboards
+from core import auth_sessions, db, events, prompts, users
+from core.settings import get_settings
+from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, UPDATE_PROMPT, app, telegram_client
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+MAX_RETRIES = 6
+BACKOFF_CAP_SECONDS = 16
+SEND_LOCK_SECONDS = 60
+# When another copy holds the send lock, look again once it has surely finished or failed.
+LOCK_BUSY_RETRY_SECONDS = 5
+# Telegram lets a bot edit its messages for 48 hours; after that the claim is pointless.
+CLOSE_CLAIM_SECONDS = 2 * 24 * 3600
+
+_redis_client: redis.Redis | None = None
+_redis_pid: int | None = None
+
+
+def backoff_seconds(retries: int) -> float:
+    """Return the wait before retry number `retries + 1`: 1, 2, 4, 8, 16, 16 s plus up to 50% jitter."""
+    base = min(2**retries, BACKOFF_CAP_SECONDS)
+    return base + random.uniform(0, base / 2)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Return the wait Telegram asked for, whether PTB gives it as seconds or a timedelta."""
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int will become a timedelta; both are handled here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def retry_delay(exc: Exception, retries: int) -> float | None:
+    """Return how long to wait before retrying a failed call, or None when retrying can't help."""
+    if isinstance(exc, RetryAfter):
+        return retry_after_seconds(exc)
+    if isinstance(exc, BadRequest):  # a subclass of NetworkError, but the call itself is wrong
+        return None
+    if isinstance(exc, (TimedOut, NetworkError, redis.RedisError)):
+        return backoff_seconds(retries)
+    return None
+
+
+def _redis() -> redis.Redis:
+    global _redis_client, _redis_pid
+    if _redis_client is None or _redis_pid != os.getpid():
+        _redis_client = redis.Redis.from_url(
+            get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        )
+        _redis_pid = os.getpid()
+    return _redis_client
+
+
+def _task_owner(task: Task) -> str:
+    # Retries keep the task id, so a retried edit recognises its own claim.
+    return task.request.id or f"direct-{uuid.uuid4().hex}"
+
+
+@app.task(name=SEND_APPROVAL_PROMPT, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def send_approval_prompt(self: Task, session_pk: str) -> None:
+    """Send a pending session's approval prompt to the Telegram account linked to its phone."""
+    if _prompt_target(session_pk) is None:
+        return
+    lock = _redis().lock(f"prompt-lock:{session_pk}", timeout=SEND_LOCK_SECONDS)
+    try:
+        acquired = lock.acquire(blocking=False)
+    except redis.RedisError as exc:
+        raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc)
+    if not acquired:
+        log.info("prompt of session %s is being sent by another task; looking again later", session_pk)
+        raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS)
+    try:
+        _send_locked(self, session_pk)
+    finally:
+        with contextlib.suppress(redis.RedisError, LockError):
+            lock.release()
+
+
+def _prompt_target(session_pk: str) -> tuple[Row, Row] | None:
+    """Return the session and its linked user when a prompt should be sent now, else None."""
+    with db.transaction() as conn:
+        session = auth_sessions.get(conn, session_pk)
+        if (
+            session is None
+            or session["status"] != auth_sessions.PENDING
+            or session["overdue"]
+            or session["prompt_message_id"] is not None
+        ):
+            return None
+        # No linked user yet: the bot enqueues this task again once the contact is shared.
+        user = users.get_by_phone(conn, session["phone_number"])
+    return (session, user) if user is not None else None
+
+
+def _send_locked(task: Task, session_pk: str) -> None:
+    target = _prompt_target(session_pk)  # again, under the lock: another copy may have just sent it
+    if target is None:
+        return
+    session, user = target
+    settings = get_settings()
+    language = prompts.language_for(user, settings.bot_default_language)
+    message = prompts.approval_prompt(session, language, settings.site_name)
+    chat_id = user["telegram_id"]
+    bot = telegram_client.bot()
+    try:
+        sent = telegram_client.run(
+            bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
+        )
+    except TelegramError as exc:
+        _retry_send_or_give_up(task, session, exc)
+        return
+    with db.transaction() as conn:
+        # record_prompt locks the row, so a decision either lands before it (and is seen
+        # below, and we close the prompt) or after it (and its maker sees the prompt).
+        recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, sent.message_id, language)
+        current = auth_sessions.get(conn, session_pk)
+    if not recorded:
+        log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
+        try:
+            telegram_client.run(bot.delete_message(chat_id, sent.message_id))
+        except TelegramError:
+            log.warning("could not delete duplicate prompt of session %s", session_pk, exc_info=True)
+        return
+    events.emit("prompt_sent", session=session_pk, telegram_id=chat_id, message_id=sent.message_id)
+    if current is not None and current["status"] != auth_sessions.PENDING:
+        # The session was decided while we were sending; whoever decided it found no prompt to edit.
+        _close_prompt(task, current, may_claim=True)
+
+
+def _retry_send_or_give_up(task: Task, session: Row, exc: TelegramError) -> None:
+    session_pk = str(session["id"])
+    retries = task.request.retries
+    delay = retry_delay(exc, retries)
+    if delay is None:
+        reason = f"{type(exc).__name__}: {exc}"
+    elif retries >= task.max_retries:
+        reason = f"gave up after {retries} retries: {exc}"
+    elif delay >= session["expires_in"]:
+        reason = f"session expires before the next try: {exc}"
+    else:
+        log.info("sending prompt of session %s failed (%s); retry in %.1f s", session_pk, exc, delay)
+        raise task.retry(countdown=delay, exc=exc)
+    with db.transaction() as conn:
+        auth_sessions.record_prompt_error(conn, session_pk, reason)
+    events.emit("prompt_send_failed", session=session_pk, reason=reason)
+
+
+@app.task(name=UPDATE_PROMPT, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def update_prompt(self: Task, session_pk: str) -> None:
+    """Edit a decided session's prompt to show the outcome, without buttons."""
+    with db.transaction() as conn:
+        session = auth_sessions.get(conn, session_pk)
+    if session is not None:
+        _close_prompt(self, session, may_claim=True)
+
+
+@app.task(name=EXPIRE_SESSION, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def expire_session(self: Task, session_pk: str) -> None:
+    """Expire a session whose time is up and edit its prompt; reschedule if it fired early."""
+    with db.transaction() as conn:
+        expired = auth_sessions.expire(conn, session_pk)
+        current = expired or auth_sessions.get(conn, session_pk)
+    if current is None:
+        return
+    if expired is not None:
+        events.emit("session_expired", session=session_pk)
+        _close_prompt(self, expired, may_claim=True)
+    elif current["status"] == auth_sessions.PENDING:
+        raise self.retry(countdown=current["expires_in"] + 1)
+    else:
+        # Someone else ended it (and edits the prompt), unless this is a retry of our own edit.
+        _close_prompt(self, current, may_claim=False)
+
+
+def _close_prompt(task: Task, session: Row, *, may_claim: bool) -> None:
+    """Edit the prompt of a session that left `pending` to its closed form, once overall."""
+    if session["prompt_message_id"] is None or session["status"] == auth_sessions.PENDING:
+        return
+    session_pk = str(session["id"])
+    if not _claim_close(session_pk, _task_owner(task), may_claim):
+        return
+    settings = get_settings()
+    language = session["prompt_language"] or prompts.language_for(None, settings.bot_default_language)
+    message = prompts.closed_prompt(session, session["status"], language, settings.site_name)
+    bot = telegram_client.bot()
+    try:
+        # Without reply_markup, editMessageText removes the inline keyboard.
+        telegram_client.run(
+            bot.edit_message_text(message.text, chat_id=session["prompt_chat_id"], message_id=session["prompt_message_id"])
+        )
+    except BadRequest as exc:
+        text = str(exc).lower()
+        if "not modified" in text or "message to edit not found" in text:
+            log.info("prompt of session %s needs no edit: %s", session_pk, exc)
+            return
+        events.emit("prompt_edit_failed", session=session_pk, reason=f"{type(exc).__name__}: {exc}")
+        return
+    except TelegramError as exc:
+        delay = retry_delay(exc, task.request.retries)
+        if delay is None or task.request.retries >= task.max_retries:
+            events.emit("prompt_edit_failed", session=session_pk, reason=f"{type(exc).__name__}: {exc}")
+            return
+        log.info("editing prompt of session %s failed (%s); retry in %.1f s", session_pk, exc, delay)
+        raise task.retry(countdown=delay, exc=exc)
+    events.emit("prompt_closed", session=session_pk, status=session["status"])
+
+
+def _claim_close(session_pk: str, owner: str, may_claim: bool) -> bool:
+    """Tell whether `owner` is the one to edit this prompt, claiming it first if allowed."""
+    key = f"prompt-closed:{session_pk}"
+    try:
+        client = _redis()
+        if may_claim and client.set(key, owner, nx=True, ex=CLOSE_CLAIM_SECONDS):
+            return True
+        return client.get(key) == owner.encode()
+    except redis.RedisError:
+        # A second edit answered "not modified" is better than stale buttons.
+        log.warning("no claim on prompt of session %s (Redis unavailable); editing anyway", session_pk)
+        return may_claim
