@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from core import db
 from core.settings import Settings
-from webapp.errors import error_response
+from webapp.errors import RETRY_AFTER_SECONDS, error_response
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def readyz() -> Response:
             503,
             "service_unavailable",
             f"Not ready: {' and '.join(failing)} unreachable.",
-            headers={"Retry-After": "2"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             extra={"checks": checks},
         )
     return jsonify({"status": "ok", "checks": checks})
