@@ -1,0 +1,129 @@
+"""The whole product as real processes for end-to-end tests: emulator, gunicorn, worker, bot.
+
+Nothing of ours is patched: the processes are started from the Procfile exactly as in
+production, and Telegram is faked only at its HTTP boundary (the emulator).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devstack.processes import ProcessGroup
+from devstack.procfile import read_procfile, resolve_command
+from devstack.services import free_port, tail
+from telegram_emulator.client import EmulatorClient
+
+BOT_TOKEN = "123456789:e2e-test-emulator-token-0000000000000"
+BOT_USERNAME = "dance_of_mind_test_bot"
+JWT_KEY = "e2e-test-jwt-key-" + "x" * 40
+BOT_LANGUAGE = "ru"  # BOT_DEFAULT_LANGUAGE of the system under test: the contract's default
+STARTUP_TIMEOUT = 60.0
+
+
+class StartupFailed(RuntimeError):
+    """A process of the system did not become ready."""
+
+
+@dataclass
+class System:
+    """Handles on the running system: its web URL, the emulator, and the process logs."""
+
+    env: dict[str, str]
+    emulator: EmulatorClient
+    log_dir: Path
+    processes: ProcessGroup
+    web_url: str = ""
+    extra_webs: list[str] = field(default_factory=list)
+
+    def http(self, base_url: str | None = None) -> httpx.Client:
+        """Return an HTTP client for the web app (the main one unless told otherwise)."""
+        return httpx.Client(base_url=base_url or self.web_url, timeout=15)
+
+    def start_web(self, name: str, **overrides: str) -> str:
+        """Start another gunicorn (e.g. with a short AUTH_SESSION_TTL) and return its URL."""
+        port = free_port()
+        env = {**self.env, **overrides, "PORT": str(port)}
+        self.processes.start(name, procfile_argv("web", env), env=env)
+        url = f"http://127.0.0.1:{port}"
+        wait_http_ok(f"{url}/readyz", self.log_dir / f"{name}.log", self.processes, name)
+        return url
+
+    def logs(self) -> str:
+        """Return the last lines of every process log (shown when a test fails)."""
+        return "\n".join(f"--- {p.name} ---\n{tail(p, 40)}" for p in sorted(self.log_dir.glob("*.log")))
+
+
+def procfile_argv(entry: str, env: dict[str, str]) -> list[str]:
+    """Return the argv of a Procfile entry, resolved to this venv."""
+    return resolve_command(read_procfile()[entry], env)
+
+
+def wait_until(check, timeout: float, what: str, log: Path | None, processes: ProcessGroup, name: str) -> Any:
+    """Poll `check` until truthy; fail early with the log if the process died."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        child = processes.children.get(name)
+        if child is not None and child.proc.poll() is not None:
+            raise StartupFailed(f"{name} exited with {child.proc.returncode}\n{tail(log, 60)}")
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # not up yet
+            last_error = exc
+        time.sleep(0.1)
+    raise StartupFailed(f"{what} not ready in {timeout} s (last error: {last_error})\n{tail(log, 60)}")
+
+
+def wait_http_ok(url: str, log: Path, processes: ProcessGroup, name: str) -> None:
+    """Wait until `url` answers 200."""
+    wait_until(lambda: httpx.get(url, timeout=2).status_code == 200, STARTUP_TIMEOUT, url, log, processes, name)
+
+
+def start_system(
+    database_url: str, redis_url: str, emulator_url: str, log_dir: Path, processes: ProcessGroup, base_env: dict[str, str]
+) -> System:
+    """Migrate, then start web, worker and bot against the given services; wait until all are ready."""
+    port = free_port()
+    env = {
+        **base_env,
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_API_URL": emulator_url,
+        "TELEGRAM_BOT_USERNAME": BOT_USERNAME,
+        "JWT_SECRET_KEY": JWT_KEY,
+        "ALLOWED_ORIGINS": "http://frontend.test",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "INFO",
+        "BOT_DEFAULT_LANGUAGE": BOT_LANGUAGE,
+    }
+    emulator = EmulatorClient(emulator_url)
+    system = System(env=env, emulator=emulator, log_dir=log_dir, processes=processes)
+    if processes.run("release", procfile_argv("release", env), timeout=60, env=env) != 0:
+        raise StartupFailed(f"release failed\n{tail(log_dir / 'release.log', 60)}")
+    processes.start("worker", procfile_argv("worker", env), env=env)
+    processes.start("bot", procfile_argv("bot", env), env=env)
+    processes.start("web", procfile_argv("web", env), env=env)
+    system.web_url = f"http://127.0.0.1:{port}"
+    wait_http_ok(f"{system.web_url}/readyz", log_dir / "web.log", processes, "web")
+    # The bot is ready once it long-polls the emulator; the worker once Celery says so.
+    wait_until(lambda: emulator.calls("getUpdates"), STARTUP_TIMEOUT, "bot polling", log_dir / "bot.log", processes, "bot")
+    wait_until(
+        lambda: " ready." in (log_dir / "worker.log").read_text(errors="replace"),
+        STARTUP_TIMEOUT,
+        "celery worker",
+        log_dir / "worker.log",
+        processes,
+        "worker",
+    )
+    return system
