@@ -4,10 +4,12 @@ Tasks take a session id, read the truth from Postgres, and are idempotent (`acks
 may run twice). Telegram 5xx and timeouts are retried with backoff, 429 after exactly the
 `retry_after` Telegram asks for; nothing is retried past the session's expiry.
 
-Two Redis keys keep copies of these tasks from stepping on each other:
+Redis keys keep copies of these tasks from stepping on each other:
 - `prompt-lock:<id>` (60 s) while a prompt is being sent, so two copies never both send;
 - `prompt-closed:<id>` names the one task that edits the prompt to its outcome, so a prompt is
-  never edited twice (Telegram refuses an edit that changes nothing with a 400).
+  never edited twice (Telegram refuses an edit that changes nothing with a 400);
+- `telegram-flood-wait:<chat>` lives as long as Telegram's last `retry_after` for that chat, so
+  every task waits it out, not only the one that got the 429.
 """
 
 from __future__ import annotations
@@ -138,11 +140,16 @@ def _send_locked(task: Task, session_pk: str) -> None:
     chat_id = user["telegram_id"]
     bot = telegram_client.bot()
     try:
+        _wait_out_flood_control(chat_id)
         sent = telegram_client.run(
             bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
         )
     except TelegramError as exc:
-        _retry_send_or_give_up(task, session, exc)
+        _remember_flood_control(chat_id, exc)
+        reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
+        with db.transaction() as conn:
+            auth_sessions.record_prompt_error(conn, session_pk, reason)
+        events.emit("prompt_send_failed", session=session_pk, reason=reason)
         return
     with db.transaction() as conn:
         # record_prompt locks the row, so a decision either lands before it (and is seen
@@ -162,22 +169,44 @@ def _send_locked(task: Task, session_pk: str) -> None:
         _close_prompt(task, current, may_claim=True)
 
 
-def _retry_send_or_give_up(task: Task, session: Row, exc: TelegramError) -> None:
-    session_pk = str(session["id"])
+def _retry_or_reason(task: Task, exc: TelegramError, seconds_left: float | None = None) -> str:
+    """Raise the task's retry when one can help in time; else return why the task gives up."""
     retries = task.request.retries
     delay = retry_delay(exc, retries)
     if delay is None:
-        reason = f"{type(exc).__name__}: {exc}"
-    elif retries >= task.max_retries:
-        reason = f"gave up after {retries} retries: {exc}"
-    elif delay >= session["expires_in"]:
-        reason = f"session expires before the next try: {exc}"
-    else:
-        log.info("sending prompt of session %s failed (%s); retry in %.1f s", session_pk, exc, delay)
-        raise task.retry(countdown=delay, exc=exc)
-    with db.transaction() as conn:
-        auth_sessions.record_prompt_error(conn, session_pk, reason)
-    events.emit("prompt_send_failed", session=session_pk, reason=reason)
+        return f"{type(exc).__name__}: {exc}"
+    if retries >= task.max_retries:
+        return f"gave up after {retries} retries: {exc}"
+    if seconds_left is not None and delay >= seconds_left:
+        return f"session expires before the next try: {exc}"
+    log.info("%s failed (%s); retry %d in %.1f s", task.name, exc, retries + 1, delay)
+    raise task.retry(countdown=delay, exc=exc)
+
+
+def _flood_key(chat_id: int) -> str:
+    return f"telegram-flood-wait:{chat_id}"
+
+
+class FloodWait(RetryAfter):
+    """Telegram's last 429 for this chat is still in force: wait before calling at all."""
+
+
+def _wait_out_flood_control(chat_id: int) -> None:
+    """Raise FloodWait while Telegram's last 429 for this chat is still in force."""
+    try:
+        remaining_ms = _redis().pttl(_flood_key(chat_id))
+    except redis.RedisError:
+        return  # Telegram answers 429 again if it must; not worth failing the task for
+    if remaining_ms > 0:
+        raise FloodWait(timedelta(milliseconds=remaining_ms))
+
+
+def _remember_flood_control(chat_id: int, exc: TelegramError) -> None:
+    """Make every task wait out a 429 for this chat, not only the one that got it."""
+    if not isinstance(exc, RetryAfter) or isinstance(exc, FloodWait):
+        return
+    with contextlib.suppress(redis.RedisError):
+        _redis().set(_flood_key(chat_id), 1, px=max(1, int(retry_after_seconds(exc) * 1000)))
 
 
 @app.task(name=UPDATE_PROMPT, bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -217,11 +246,12 @@ def _close_prompt(task: Task, session: Row, *, may_claim: bool) -> None:
     settings = get_settings()
     language = session["prompt_language"] or prompts.language_for(None, settings.bot_default_language)
     message = prompts.closed_prompt(session, session["status"], language, settings.site_name)
-    bot = telegram_client.bot()
+    chat_id, message_id = session["prompt_chat_id"], session["prompt_message_id"]
     try:
+        _wait_out_flood_control(chat_id)
         # Without reply_markup, editMessageText removes the inline keyboard.
         telegram_client.run(
-            bot.edit_message_text(message.text, chat_id=session["prompt_chat_id"], message_id=session["prompt_message_id"])
+            telegram_client.bot().edit_message_text(message.text, chat_id=chat_id, message_id=message_id)
         )
     except BadRequest as exc:
         text = str(exc).lower()
@@ -231,12 +261,9 @@ def _close_prompt(task: Task, session: Row, *, may_claim: bool) -> None:
         events.emit("prompt_edit_failed", session=session_pk, reason=f"{type(exc).__name__}: {exc}")
         return
     except TelegramError as exc:
-        delay = retry_delay(exc, task.request.retries)
-        if delay is None or task.request.retries >= task.max_retries:
-            events.emit("prompt_edit_failed", session=session_pk, reason=f"{type(exc).__name__}: {exc}")
-            return
-        log.info("editing prompt of session %s failed (%s); retry in %.1f s", session_pk, exc, delay)
-        raise task.retry(countdown=delay, exc=exc)
+        _remember_flood_control(chat_id, exc)
+        events.emit("prompt_edit_failed", session=session_pk, reason=_retry_or_reason(task, exc))
+        return
     events.emit("prompt_closed", session=session_pk, status=session["status"])
 
 

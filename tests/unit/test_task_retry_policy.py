@@ -25,6 +25,10 @@ def test_a_429_waits_what_telegram_asks_whatever_the_retry_count():
     assert prompt_tasks.retry_delay(RetryAfter(30), retries=5) == 30.0
 
 
+def test_a_429_still_in_force_for_the_chat_waits_out_what_is_left():
+    assert prompt_tasks.retry_delay(prompt_tasks.FloodWait(timedelta(milliseconds=1500)), retries=0) == 1.5
+
+
 @pytest.mark.parametrize(
     "exc", [TimedOut(), NetworkError("Internal Server Error (500)"), NetworkError("Bad Gateway"), redis.ConnectionError()]
 )
