@@ -1,0 +1,52 @@
+"""Build the bot's python-telegram-bot Application in one place."""
+
+from __future__ import annotations
+
+from telegram import BotCommand
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from botrunner import handlers
+from core import db, texts
+from core.settings import Settings
+
+# Only what the handlers use; Telegram then doesn't even queue the rest for us.
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def build_application(settings: Settings) -> Application:
+    """Return the bot's Application for these settings, with every handler registered."""
+    api = settings.telegram_api_url
+    db.configure(settings)
+    application = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .connect_timeout(5)
+        .read_timeout(10)
+        .write_timeout(10)
+        .pool_timeout(5)
+        .get_updates_connect_timeout(5)
+        .get_updates_read_timeout(10)
+        # Handlers are race-safe: every decision is one atomic UPDATE in Postgres.
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(MessageHandler(filters.CONTACT, handlers.contact))
+    application.add_handler(CallbackQueryHandler(handlers.decision))
+    application.add_handler(MessageHandler(filters.ALL, handlers.fallback))
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+async def post_init(application: Application) -> None:
+    """Publish the bot's commands in Russian, in English, and for everyone else."""
+    settings: Settings = application.bot_data["settings"]
+    for language in texts.SUPPORTED_LANGUAGES:
+        commands = [BotCommand("start", texts.text("command_start", language))]
+        await application.bot.set_my_commands(commands, language_code=language)
+    default_language = texts.pick_language(settings.bot_default_language, None)
+    await application.bot.set_my_commands([BotCommand("start", texts.text("command_start", default_language))])

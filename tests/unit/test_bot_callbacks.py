@@ -1,0 +1,73 @@
+import uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from telegram import Chat, Message, Update, User
+
+from botrunner import handlers
+from core import prompts
+from core.settings import Settings
+
+SESSION_PK = str(uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "",
+        "ap",
+        "ap:",
+        "ap:not-a-uuid",
+        f"xx:{SESSION_PK}",
+        f"AP:{SESSION_PK}",
+        f"ap:{SESSION_PK}:extra",
+        f" ap:{SESSION_PK}",
+        f"ap:{SESSION_PK}\n",
+    ],
+)
+def test_unparseable_callback_data_is_none(data):
+    assert prompts.parse_callback(data) is None
+
+
+@pytest.mark.parametrize("action", [prompts.APPROVE, prompts.REJECT])
+def test_callback_data_names_the_action_and_session(action):
+    assert prompts.parse_callback(f"{action}:{SESSION_PK}") == prompts.Callback(action, SESSION_PK)
+
+
+def test_callback_data_fits_telegrams_64_bytes():
+    assert len(f"{prompts.APPROVE}:{SESSION_PK}".encode()) <= 64
+
+
+@pytest.mark.parametrize("token", ["a", "A-z_0" * 12 + "9999", "Zm9vYmFy_-"])
+def test_deep_link_payloads_telegram_allows_are_accepted(token):
+    assert handlers.START_TOKEN.fullmatch(token)
+
+
+@pytest.mark.parametrize("token", ["", "x" * 65, "a b", "a+b", "абв", "a/b", "a\n"])
+def test_other_payloads_are_refused_before_the_database(token):
+    assert handlers._deep_link(token, 1) == (handlers.DeepLink.INVALID, None)
+
+
+def language_for(configured: str, user_language: str | None) -> str:
+    user = User(1, "Anna", False, language_code=user_language)
+    update = Update(1, message=Message(1, datetime.now(timezone.utc), Chat(1, "private"), from_user=user, text="hi"))
+    context = SimpleNamespace(bot_data={"settings": Settings(bot_default_language=configured)})
+    return handlers.language_of(update, context)
+
+
+@pytest.mark.parametrize(
+    ("configured", "user_language", "expected"),
+    [
+        ("ru", "en", "ru"),
+        ("en", "ru", "en"),
+        ("auto", "ru", "ru"),
+        ("auto", "ru-RU", "ru"),
+        ("auto", "en-GB", "en"),
+        ("auto", "de", "en"),
+        ("auto", None, "en"),
+    ],
+)
+def test_language_is_configured_or_the_users_own(configured, user_language, expected):
+    assert language_for(configured, user_language) == expected
