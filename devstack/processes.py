@@ -48,6 +48,7 @@ class ProcessGroup:
         self.log_dir = log_dir
         self.colour = colour if colour is not None else _wants_colour(self.stream)
         self.children: dict[str, Child] = {}
+        self.last_output = time.monotonic()  # when a child last printed a line
         self._write_lock = threading.Lock()
 
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -92,6 +93,7 @@ class ProcessGroup:
         assert proc.stdout is not None
         prefix = self._prefix(name)
         for raw in iter(proc.stdout.readline, b""):
+            self.last_output = time.monotonic()
             self.say(raw.decode("utf-8", errors="replace").rstrip("\r\n"), prefix=prefix)
         proc.stdout.close()
 

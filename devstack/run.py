@@ -19,6 +19,8 @@ from devstack.stack import Stack, start_stack
 
 RELEASE_TIMEOUT = 120.0
 WEB_READY_TIMEOUT = 30.0
+BANNER_QUIET = 1.0  # seconds without child output before the banner is printed
+BANNER_MAX_DELAY = 5.0
 SAMPLE_PHONE = "+79161234567"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8081"
 
@@ -127,6 +129,7 @@ def _release(group: ProcessGroup, procfile: dict[str, str], stack: Stack) -> boo
 def _watch(group: ProcessGroup, stack: Stack, names: list[str], state_dir: Path) -> int:
     """Print the banner once the web answers, then wait until a child dies (1) or a signal (Stop)."""
     deadline = time.monotonic() + WEB_READY_TIMEOUT
+    answered_at: float | None = None
     shown = False
     while True:
         died = group.exited()
@@ -134,12 +137,18 @@ def _watch(group: ProcessGroup, stack: Stack, names: list[str], state_dir: Path)
             name, code = died
             group.say(f"{name} exited unexpectedly with code {code}; stopping everything")
             return 1
-        if not shown and (_web_answers(stack.web_port) or time.monotonic() > deadline):
-            if not _web_answers(stack.web_port):
-                group.say(f"web does not answer /healthz after {WEB_READY_TIMEOUT:g} s; still waiting on it")
+        now = time.monotonic()
+        if not shown and answered_at is None and _web_answers(stack.web_port):
+            answered_at = now
+        if not shown and answered_at is None and now > deadline:
+            group.say(f"web does not answer /healthz after {WEB_READY_TIMEOUT:g} s; still waiting on it")
+            answered_at = now
+        # Let the startup chatter of worker and bot pass first, so the banner stays on screen.
+        if not shown and answered_at is not None and (now - group.last_output > BANNER_QUIET
+                                                       or now - answered_at > BANNER_MAX_DELAY):
             group.say(banner(stack, names, state_dir), prefix="")
             shown = True
-        time.sleep(0.3)
+        time.sleep(0.2)
 
 
 def migrate(root: Path = PROJECT_ROOT, state_dir: Path = STATE_DIR) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import MutableMapping
 
 from devstack import PROJECT_ROOT, STATE_DIR
-from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, free_port, port_is_free
+from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, StartupError, port_is_free
 
 # Shaped like a real token (bot id, colon, 35 characters); only the emulator accepts it.
 EMULATOR_BOT_TOKEN = "123456789:devstack-fake-emulator-token-000000"
@@ -113,10 +113,17 @@ def start_telegram(stack: Stack, stack_exit: contextlib.ExitStack, state_dir: Pa
         stack.services.append(StandIn("telegram", False, api, "real bot token from the environment"))
         return
     username = env.get("TELEGRAM_BOT_USERNAME") or BOT_USERNAME
-    port = EMULATOR_PORT if port_is_free(EMULATOR_PORT) else free_port()
-    emulator = EmulatorProcess(port=port, bot_username=username, log_path=state_dir / "emulator.log")
+    emulator = EmulatorProcess(port=EMULATOR_PORT, bot_username=username, log_path=state_dir / "emulator.log")
     stack_exit.callback(emulator.stop)
-    emulator.start()
+    if port_is_free(EMULATOR_PORT):
+        try:
+            emulator.start()
+        except StartupError:  # 8081 was taken between the check and the bind: any port will do
+            emulator.requested_port = None
+    else:
+        emulator.requested_port = None
+    if not emulator.url:
+        emulator.start()
     env["TELEGRAM_BOT_TOKEN"] = EMULATOR_BOT_TOKEN
     env["TELEGRAM_API_URL"] = emulator.url
     env["TELEGRAM_BOT_USERNAME"] = username
