@@ -212,6 +212,12 @@ def _open_log(path: Path | None, prefix: str) -> tuple[Path, IO[bytes]]:
     return path, open(path, "wb")
 
 
+def _remove_temp_log(path: Path | None, temporary: bool) -> None:
+    # Only logs we made up in the temp dir; a log_path the caller chose stays for them to read.
+    if temporary and path is not None:
+        path.unlink(missing_ok=True)
+
+
 class EmbeddedPostgres(Service):
     """A private Postgres 16 server from the `pgserver` package, reached over a unix socket.
 
@@ -342,6 +348,7 @@ class EmbeddedRedis(Service):
         self.requested_port = port
         self.port = 0
         self.log_path = log_path
+        self._temp_log = log_path is None  # a temp file of ours: removed by stop()
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -385,6 +392,7 @@ class EmbeddedRedis(Service):
         """Stop redis-server (nothing is saved)."""
         proc, self._proc = self._proc, None
         _stop_process(proc, timeout=5)
+        _remove_temp_log(self.log_path, self._temp_log)
 
 
 def _health(url: str) -> bool:
@@ -407,6 +415,7 @@ class EmulatorProcess(Service):
         self.port = 0
         self.bot_username = bot_username
         self.log_path = log_path
+        self._temp_log = log_path is None  # a temp file of ours: removed by stop()
         self.cwd = cwd or PROJECT_ROOT
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -445,3 +454,4 @@ class EmulatorProcess(Service):
         """Stop the emulator."""
         proc, self._proc = self._proc, None
         _stop_process(proc, timeout=5)
+        _remove_temp_log(self.log_path, self._temp_log)
