@@ -33,16 +33,28 @@ LAYER_BY_DIRECTORY = {
 TEST_REDIS_DB = 15  # a DB index of its own on a shared TEST_REDIS_URL server, flushed per session
 
 
+def _layer(item: pytest.Item) -> str:
+    for layer in LAYERS:
+        if item.get_closest_marker(layer):
+            return layer
+    try:
+        first = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+    except ValueError:
+        first = ""
+    return LAYER_BY_DIRECTORY.get(first, "unit")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test unit/integration/e2e by its directory, unless it carries a layer mark."""
+    """Mark each test unit/integration/e2e by its directory (unless marked), and run the layers in that order.
+
+    The order matters beyond speed: the e2e layer's session-wide worker and bot share
+    `redis_url` and `database_url` with the integration layer, and would take its queued tasks.
+    """
     for item in items:
-        if any(item.get_closest_marker(layer) for layer in LAYERS):
-            continue
-        try:
-            first = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
-        except ValueError:
-            first = ""
-        item.add_marker(getattr(pytest.mark, LAYER_BY_DIRECTORY.get(first, "unit")))
+        layer = _layer(item)
+        if not item.get_closest_marker(layer):
+            item.add_marker(getattr(pytest.mark, layer))
+    items.sort(key=lambda item: LAYERS.index(_layer(item)))  # stable: file order within a layer
 
 
 def _prepare_database() -> Callable[[str], None]:
