@@ -120,17 +120,18 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     sender = update.effective_user
     language = language_of(update, context)
     card = message.contact
+    contact_keyboard = keyboards.contact_request(language)
     # A forwarded card carries its original owner's user_id: only a fresh share proves ownership.
     if message.forward_origin is not None or card.user_id != sender.id:
         reason = "forwarded" if message.forward_origin is not None else "not_own"
         events.emit("contact_refused", telegram_id=sender.id, reason=reason)
-        await message.reply_text(texts.text("contact_not_own", language), reply_markup=keyboards.contact_request(language))
+        await message.reply_text(texts.text("contact_not_own", language), reply_markup=contact_keyboard)
         return
     try:
         phone_number = phones.normalize_from_telegram(card.phone_number)
     except InvalidPhoneNumber:
         events.emit("contact_refused", telegram_id=sender.id, reason="invalid_phone")
-        await message.reply_text(texts.text("contact_invalid", language), reply_markup=keyboards.contact_request(language))
+        await message.reply_text(texts.text("contact_invalid", language), reply_markup=contact_keyboard)
         return
     result, waiting = await asyncio.to_thread(_link_contact, phone_number, sender)
     events.emit(LINK_EVENTS[result.outcome], telegram_id=sender.id, phone=phone_number)
@@ -183,10 +184,11 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if session is not None:
             events.emit("session_expired", session=callback.session_pk, via="tap")
     try:
-        await query.answer(texts.text(answer, language))
-    finally:
+        # Closing first: by the time the toast shows, the buttons are gone.
         if session is not None:
             await close_prompt(context.bot, session, language, settings_of(context).site_name)
+    finally:
+        await query.answer(texts.text(answer, language))
 
 
 def _decide(callback: prompts.Callback, telegram_id: int) -> Decision:

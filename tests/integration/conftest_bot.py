@@ -8,6 +8,7 @@ scratch database and Redis db 12 on the local servers are used.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -40,7 +41,8 @@ SCRATCH_SERVER = "postgresql://postgres@127.0.0.1:5432"
 SCRATCH_DATABASE = "dom_bot_scratch"
 SCRATCH_REDIS = "redis://127.0.0.1:6379/12"
 TABLES = "users, auth_sessions, token_families"
-CELERY_QUEUE = "celery"
+# A queue of our own: a worker left running by another test layer (e2e) consumes "celery".
+CELERY_QUEUE = "bot-tests"
 
 
 def _provided(request: pytest.FixtureRequest, name: str, fallback: Callable[[], str]) -> str:
@@ -130,13 +132,14 @@ def worker_env(
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     client = redis.Redis.from_url(bot_settings.redis_url)
-    stale = [*client.scan_iter("prompt-*"), CELERY_QUEUE, "unacked", "unacked_index"]
+    stale = [*client.scan_iter("prompt-*"), *client.scan_iter("telegram-flood-wait:*"), CELERY_QUEUE]
     client.delete(*stale)
     client.close()
     monkeypatch.setattr(prompt_tasks, "_redis_client", None)
     telegram_client.shutdown()
     broker_before = tasks.app.conf.broker_url
     point_celery_at(bot_settings.redis_url)
+    monkeypatch.setattr(tasks.app, "send_task", functools.partial(tasks.app.send_task, queue=CELERY_QUEUE))
     yield get_settings()
     point_celery_at(broker_before)
     telegram_client.shutdown()
@@ -228,7 +231,7 @@ def celery_worker(worker_env: Settings) -> Iterator[subprocess.Popen]:
     """Run `celery -A tasks worker --pool=solo` against the test services for one test."""
     env = {**os.environ, **settings_environment(worker_env), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=solo", "--loglevel=INFO", "-Q", CELERY_QUEUE,
          "--without-mingle", "--without-gossip", "--without-heartbeat"],
         cwd=PROJECT_ROOT,
         env=env,

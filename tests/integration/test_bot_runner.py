@@ -237,7 +237,10 @@ def test_a_tap_by_another_account_is_refused_and_changes_nothing(
     intruder = kit.linked_user()
     approve = prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
 
-    fake_telegram.tap(intruder["telegram_id"], prompt["message_id"], callback_data=approve, chat_id=owner["telegram_id"])
+    # The intruder can't see this chat in real Telegram; the emulator lets us forge the tap.
+    fake_telegram.tap(
+        intruder["telegram_id"], prompt["message_id"], callback_data=approve, chat_id=owner["telegram_id"]
+    )
 
     assert answers(fake_telegram, owner["telegram_id"], 1) == [en("answer_not_yours")]
     unchanged = message(fake_telegram, owner["telegram_id"], prompt["message_id"])

@@ -250,7 +250,8 @@ def test_a_429_on_the_edit_holds_back_every_call_to_that_chat(
 
     assert retries[0]["countdown"] == 3.0
     assert all(2 < r["countdown"] <= 3 for r in retries[1:]) and len(retries) == 3
-    assert len(fake_telegram.calls("editMessageText")) == 1 and len(fake_telegram.bot_messages(user["telegram_id"])) == 1
+    assert len(fake_telegram.calls("editMessageText")) == 1
+    assert len(fake_telegram.bot_messages(user["telegram_id"])) == 1
 
     redis.Redis.from_url(worker_env.redis_url).delete(f"telegram-flood-wait:{user['telegram_id']}")  # time passes
     update_prompt.apply(args=[str(session.row["id"])], task_id="update-1", retries=2)

@@ -30,7 +30,8 @@ def test_a_429_still_in_force_for_the_chat_waits_out_what_is_left():
 
 
 @pytest.mark.parametrize(
-    "exc", [TimedOut(), NetworkError("Internal Server Error (500)"), NetworkError("Bad Gateway"), redis.ConnectionError()]
+    "exc",
+    [TimedOut(), NetworkError("Internal Server Error (500)"), NetworkError("Bad Gateway"), redis.ConnectionError()],
 )
 def test_timeouts_5xx_and_redis_outages_back_off(exc):
     assert 1 <= prompt_tasks.retry_delay(exc, retries=0) <= 1.5
