@@ -26,7 +26,7 @@ def main() -> int:
         log.error("bad configuration: %s", exc)
         return 2
     logging.getLogger().setLevel(settings.log_level)
-    # httpx logs every request at INFO, getUpdates included: a line every few seconds.
+    # httpx logs every request at INFO (getUpdates every few seconds), its URL carrying the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     missing = [name for name, field in REQUIRED.items() if not getattr(settings, field)]
     if missing:

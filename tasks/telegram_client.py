@@ -21,6 +21,8 @@ from telegram.request import HTTPXRequest
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
+# httpx logs every request at INFO with its URL, and Bot API URLs carry the bot token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 

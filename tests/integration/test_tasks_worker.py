@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import tasks
 from core import texts
+from core.settings import Settings
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ pytest_plugins = ["tests.integration.conftest_bot"]
 
 
 def test_a_worker_honours_429_sends_once_and_expires_on_time(
-    celery_worker: subprocess.Popen, kit: Kit, fake_telegram: EmulatorClient
+    celery_worker: subprocess.Popen, kit: Kit, fake_telegram: EmulatorClient, worker_env: Settings
 ) -> None:
     user = kit.linked_user()
     session = kit.new_session(user["phone_number"], ttl_seconds=5)
@@ -42,3 +43,4 @@ def test_a_worker_honours_429_sends_once_and_expires_on_time(
     assert fake_telegram.invalid_calls() == []
     output = "".join(celery_worker.output)  # type: ignore[attr-defined]
     assert "Traceback" not in output, output
+    assert worker_env.telegram_bot_token not in output  # httpx would log it in every request URL
