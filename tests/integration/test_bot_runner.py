@@ -130,6 +130,7 @@ def test_a_phone_linked_to_another_account_is_not_taken_over(
     reply_to(fake_telegram, person["id"], en("phone_taken", phone=owner["phone_number"]))
     assert linked_account(fake_telegram, person["id"]) is None
     assert linked_account(fake_telegram, owner["telegram_id"])["phone_number"] == owner["phone_number"]
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_an_unreadable_number_is_refused(running_bot: Application, kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -137,6 +138,7 @@ def test_an_unreadable_number_is_refused(running_bot: Application, kit: Kit, fak
     fake_telegram.share_contact(person["id"], "12")
     reply_to(fake_telegram, person["id"], en("contact_invalid"))
     assert linked_account(fake_telegram, person["id"]) is None
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_deep_link_for_an_unlinked_phone_asks_for_the_contact_then_enqueues_the_prompt(
@@ -190,6 +192,7 @@ def test_deep_link_for_another_phone_is_refused_with_the_number_masked(
     refusal = reply_to(fake_telegram, user["telegram_id"], en("start_wrong_phone", phone=phones.mask("+79161234570")))
     assert "+79161234570" not in refusal["text"]
     assert celery_queue() == []
+    assert fake_telegram.invalid_calls() == []
 
 
 @pytest.mark.parametrize("state", ["unknown", "cancelled", "overdue"])
@@ -211,6 +214,7 @@ def test_deep_link_that_no_longer_works_is_refused(
 
     reply_to(fake_telegram, user["telegram_id"], en("start_token_invalid"))
     assert celery_queue() == []
+    assert fake_telegram.invalid_calls() == []
 
 
 @pytest.mark.parametrize(("button", "status"), [(0, "approved"), (1, "rejected")])

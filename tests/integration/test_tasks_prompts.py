@@ -56,6 +56,7 @@ def test_prompt_speaks_the_users_language_when_not_configured(
     [message] = fake_telegram.bot_messages(user["telegram_id"])
     assert texts.text("prompt_question", "ru") in message["text"]
     assert kit.session_row(session.row["id"])["prompt_language"] == "ru"
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_no_prompt_for_a_phone_nobody_linked_yet(kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -65,6 +66,7 @@ def test_no_prompt_for_a_phone_nobody_linked_yet(kit: Kit, fake_telegram: Emulat
 
     assert fake_telegram.calls("sendMessage") == []
     assert kit.session_row(session.row["id"])["prompt_error"] is None
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_no_prompt_for_a_session_no_longer_pending(kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -79,6 +81,7 @@ def test_no_prompt_for_a_session_no_longer_pending(kit: Kit, fake_telegram: Emul
     send_approval_prompt.apply(args=[str(overdue.row["id"])])
 
     assert fake_telegram.calls("sendMessage") == []
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_a_500_is_retried_and_one_message_arrives(kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -133,6 +136,7 @@ def test_no_retry_past_the_sessions_expiry(
 
     assert retries == []
     assert kit.session_row(session.row["id"])["prompt_error"].startswith("session expires before the next try")
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_a_user_who_blocked_the_bot_is_not_retried(
@@ -161,6 +165,7 @@ def test_a_copy_that_finds_the_send_lock_taken_looks_again_later(
 
     assert [r["countdown"] for r in retries] == [5]
     assert fake_telegram.calls("sendMessage") == []
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_a_prompt_recorded_meanwhile_makes_the_duplicate_go(
@@ -272,6 +277,7 @@ def test_expiry_that_fires_early_is_rescheduled(
     [retry] = retries
     assert 119 <= retry["countdown"] <= 121
     assert kit.session_row(session.row["id"])["status"] == "pending"
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_expiry_marks_the_session_and_closes_its_prompt_once(kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -300,6 +306,7 @@ def test_expiry_of_a_session_without_prompt_edits_nothing(kit: Kit, fake_telegra
 
     assert kit.session_row(session.row["id"])["status"] == "expired"
     assert fake_telegram.calls("editMessageText") == []
+    assert fake_telegram.invalid_calls() == []
 
 
 def test_tasks_share_one_event_loop_and_bot(kit: Kit, fake_telegram: EmulatorClient) -> None:
@@ -313,3 +320,4 @@ def test_tasks_share_one_event_loop_and_bot(kit: Kit, fake_telegram: EmulatorCli
     assert telegram_client.bot() is bot and telegram_client._loop is loop and not loop.is_closed()
     assert len(fake_telegram.bot_messages(user["telegram_id"])) == 2
     assert len(fake_telegram.calls("getMe")) == 1
+    assert fake_telegram.invalid_calls() == []
