@@ -1,14 +1,15 @@
 """Fixtures for the worker's and the bot's integration tests (load with pytest_plugins).
 
-Real Postgres, real Redis, the Telegram emulator over real HTTP, real python-telegram-bot.
-`database_url` and `redis_url` come from tests/conftest.py when it provides them; otherwise a
-scratch database and Redis db 12 on the local servers are used.
+Real Postgres and Redis (`database_url`, `redis_url` from tests/conftest.py), the Telegram
+emulator over real HTTP, real python-telegram-bot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterator
 
-import psycopg2
 import pytest
 import redis
 from celery.exceptions import Retry
@@ -26,7 +26,7 @@ from telegram.ext import Application
 
 import tasks
 from botrunner.app import ALLOWED_UPDATES, build_application
-from core import auth_sessions, db, migrations
+from core import auth_sessions, db
 from core.settings import Settings, get_settings
 from tasks import prompts as prompt_tasks
 from tasks import telegram_client
@@ -37,32 +37,9 @@ from tests import factories
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "7000002:AAE_bot-runner-test-token-0123456789"
-SCRATCH_SERVER = "postgresql://postgres@127.0.0.1:5432"
-SCRATCH_DATABASE = "dom_bot_scratch"
-SCRATCH_REDIS = "redis://127.0.0.1:6379/12"
 TABLES = "users, auth_sessions, token_families"
 # A queue of our own: a worker left running by another test layer (e2e) consumes "celery".
 CELERY_QUEUE = "bot-tests"
-
-
-def _provided(request: pytest.FixtureRequest, name: str, fallback: Callable[[], str]) -> str:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        return fallback()
-
-
-def _scratch_database() -> str:
-    admin = psycopg2.connect(f"{SCRATCH_SERVER}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (SCRATCH_DATABASE,))
-        if cur.fetchone() is None:
-            cur.execute(f"CREATE DATABASE {SCRATCH_DATABASE}")
-    admin.close()
-    url = f"{SCRATCH_SERVER}/{SCRATCH_DATABASE}"
-    migrations.upgrade(url)
-    return url
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +59,12 @@ def fake_telegram(bot_emulator: RunningEmulator) -> Iterator[EmulatorClient]:
 
 
 @pytest.fixture
-def bot_settings(request: pytest.FixtureRequest, bot_emulator: RunningEmulator) -> Settings:
+def bot_settings(database_url: str, redis_url: str, bot_emulator: RunningEmulator) -> Settings:
     """Return settings pointing at the test database, Redis and the emulator."""
     return Settings(
         app_env="test",
-        database_url=_provided(request, "database_url", _scratch_database),
-        redis_url=_provided(request, "redis_url", lambda: SCRATCH_REDIS),
+        database_url=database_url,
+        redis_url=redis_url,
         telegram_bot_token=BOT_TOKEN,
         telegram_api_url=bot_emulator.url,
         bot_default_language="en",
@@ -149,9 +126,6 @@ def worker_env(
 @pytest.fixture
 def celery_queue(worker_env: Settings) -> Callable[[], list[tuple[str, list[Any]]]]:
     """Return a function listing (task name, args) of the messages waiting in Celery's queue."""
-    import base64
-    import json
-
     client = redis.Redis.from_url(worker_env.redis_url)
 
     def waiting() -> list[tuple[str, list[Any]]]:
