@@ -10,9 +10,11 @@ import importlib
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 import urllib.parse
 from pathlib import Path
+from types import FrameType
 from typing import Callable, Iterator
 
 import pytest
@@ -31,6 +33,17 @@ LAYER_BY_DIRECTORY = {
     "e2e": "e2e",
 }
 TEST_REDIS_DB = 15  # a DB index of its own on a shared TEST_REDIS_URL server, flushed per session
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Treat SIGTERM like Ctrl-C, so session fixtures still stop the servers they started."""
+    # Killed with the default SIGTERM action, pytest would leave embedded Postgres and Redis running.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _layer(item: pytest.Item) -> str:
