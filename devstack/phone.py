@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=10.0, help="seconds a script waits for the bot")
 
 
+def user_id_for(phone: str) -> int:
+    """Return the same emulator user id for a phone number every time (so `make phone` twice is one person)."""
+    digits = "".join(c for c in phone if c.isdigit()) or "0"
+    return 7_000_000_000 + int(digits) % 1_000_000_000
+
+
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     """Return a message's inline buttons, row after row, as one list."""
     return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard") or [] for b in row]
@@ -145,14 +151,14 @@ def main(args: argparse.Namespace) -> int:
     from telegram_emulator.client import EmulatorClient
 
     client = EmulatorClient(args.url)
-    fields = {"first_name": args.name, **({"id": args.user_id} if args.user_id else {})}
+    # The same phone is the same Telegram user on every run, so a prompt sent to the user
+    # linked in one `make phone` can be tapped from the next one.
+    fields = {"first_name": args.name, "id": args.user_id or user_id_for(args.phone)}
     try:
         user_id = int(client.create_user(**fields)["id"])
-    except Exception as exc:  # noqa: BLE001 - e.g. that id exists already: then play it
-        if not args.user_id:
-            print(f"phone: no emulator at {args.url}? ({exc}) Is `make run` running?", file=sys.stderr)
-            return 1
-        user_id = args.user_id
+    except Exception as exc:  # noqa: BLE001 - the emulator answers nothing or refuses
+        print(f"phone: no emulator at {args.url}? ({exc}) Is `make run` running?", file=sys.stderr)
+        return 1
     phone = Phone(client, user_id, args.phone)
     phone.say(f"phone: Telegram user {user_id} with {args.phone}, emulator {args.url}")
     if args.script:

@@ -44,8 +44,8 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     lines.append(f"  {'processes':<9} {'':<11} {', '.join(procs)}")
     lines += [
         "",
-        f"  Open        {web}/   (demo login page)",
-        f"  Health      {web}/healthz   API docs: {web}/api/docs",
+        f"  API         {web}/api/auth/...   (see README.md, section HTTP API)",
+        f"  Health      {web}/healthz   {web}/readyz",
         "",
         "  Start a login:",
         f"    curl -s -X POST {web}/api/auth/init -H 'Content-Type: application/json' \\",

@@ -127,7 +127,7 @@ def start_telegram(stack: Stack, stack_exit: contextlib.ExitStack, state_dir: Pa
     env["TELEGRAM_BOT_TOKEN"] = EMULATOR_BOT_TOKEN
     env["TELEGRAM_API_URL"] = emulator.url
     env["TELEGRAM_BOT_USERNAME"] = username
-    stack.services.append(StandIn("telegram", True, emulator.url, f"emulator, bot @{username}, chat page at /"))
+    stack.services.append(StandIn("telegram", True, emulator.url, f"emulator, bot @{username}"))
 
 
 def start_stack(
