@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import uuid
 import warnings
@@ -30,7 +29,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.warnings import PTBDeprecationWarning
 
 from botrunner import keyboards
-from core import auth_sessions, db, events, prompts, users
+from core import auth_sessions, db, events, prompts, redis_client, users
 from core.settings import get_settings
 from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, UPDATE_PROMPT, app, telegram_client
 
@@ -46,8 +45,6 @@ LOCK_BUSY_RETRY_SECONDS = 5
 # Telegram lets a bot edit its messages for 48 hours; after that the claim is pointless.
 CLOSE_CLAIM_SECONDS = 2 * 24 * 3600
 
-_redis_client: redis.Redis | None = None
-_redis_pid: int | None = None
 
 
 def backoff_seconds(retries: int) -> float:
@@ -79,13 +76,7 @@ def retry_delay(exc: Exception, retries: int) -> float | None:
 
 
 def _redis() -> redis.Redis:
-    global _redis_client, _redis_pid
-    if _redis_client is None or _redis_pid != os.getpid():
-        _redis_client = redis.Redis.from_url(
-            get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
-        _redis_pid = os.getpid()
-    return _redis_client
+    return redis_client.get_redis()
 
 
 def _task_owner(task: Task) -> str:

@@ -112,7 +112,6 @@ def worker_env(
     stale = [*client.scan_iter("prompt-*"), *client.scan_iter("telegram-flood-wait:*"), CELERY_QUEUE]
     client.delete(*stale)
     client.close()
-    monkeypatch.setattr(prompt_tasks, "_redis_client", None)
     telegram_client.shutdown()
     broker_before = tasks.app.conf.broker_url
     point_celery_at(bot_settings.redis_url)
