@@ -28,7 +28,6 @@ import tasks
 from botrunner.app import ALLOWED_UPDATES, build_application
 from core import auth_sessions, db
 from core.settings import Settings, get_settings
-from tasks import prompts as prompt_tasks
 from tasks import telegram_client
 from telegram_emulator import start_in_thread
 from telegram_emulator.client import EmulatorClient
