@@ -39,7 +39,9 @@ class Settings:
     poll_interval: int = 2
     allowed_origins: tuple[str, ...] = ()
     default_phone_region: str = "RU"
-    approval_mode: str = "simple"
+    approval_mode: str = "match"
+    match_cooldown_seconds: int = 300
+    prompt_pause_seconds: int = 3600
     bot_mode: str = "polling"
     webhook_url: str = ""
     webhook_secret: str = ""
@@ -78,7 +80,14 @@ class Settings:
             found.append("APPROVAL_MODE must be 'simple' or 'match'")
         if self.bot_mode not in ("polling", "webhook"):
             found.append("BOT_MODE must be 'polling' or 'webhook'")
-        for name in ("access_token_ttl", "refresh_token_ttl", "auth_session_ttl", "poll_interval"):
+        for name in (
+            "access_token_ttl",
+            "refresh_token_ttl",
+            "auth_session_ttl",
+            "poll_interval",
+            "match_cooldown_seconds",
+            "prompt_pause_seconds",
+        ):
             if getattr(self, name) <= 0:
                 found.append(f"{name.upper()} must be a positive number of seconds")
         if not self.relaxed and len(self.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
@@ -140,6 +149,8 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         allowed_origins=origins,
         default_phone_region=_str(environ, "DEFAULT_PHONE_REGION", defaults.default_phone_region).upper(),
         approval_mode=_str(environ, "APPROVAL_MODE", defaults.approval_mode).lower(),
+        match_cooldown_seconds=_int(environ, "MATCH_COOLDOWN_SECONDS", defaults.match_cooldown_seconds),
+        prompt_pause_seconds=_int(environ, "PROMPT_PAUSE_SECONDS", defaults.prompt_pause_seconds),
         bot_mode=_str(environ, "BOT_MODE", defaults.bot_mode).lower(),
         webhook_url=_str(environ, "WEBHOOK_URL", ""),
         webhook_secret=environ.get("WEBHOOK_SECRET", ""),
