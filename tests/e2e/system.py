@@ -106,6 +106,9 @@ def start_system(
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "INFO",
         "BOT_DEFAULT_LANGUAGE": BOT_LANGUAGE,
+        # The main web server keeps one-tap Approve/Reject, which most tests play; match mode
+        # (the default) gets a web server of its own: system.start_web(name, APPROVAL_MODE="match").
+        "APPROVAL_MODE": "simple",
     }
     emulator = EmulatorClient(emulator_url)
     system = System(env=env, emulator=emulator, log_dir=log_dir, processes=processes)
