@@ -8,12 +8,24 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+import limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Environments in which a missing JWT key may fall back to an insecure fixed one.
 RELAXED_ENVIRONMENTS = ("development", "test")
 INSECURE_DEV_JWT_KEY = "insecure-development-key-never-use-in-production-0123456789"
 MIN_JWT_KEY_BYTES = 32
+
+
+# Settings written in flask-limiter's notation ("10/minute", "3 per 10 minutes").
+RATE_LIMIT_SETTINGS = (
+    "rate_limit_init_per_ip",
+    "rate_limit_init_per_phone",
+    "rate_limit_refresh_per_family",
+    "rate_limit_refresh_per_ip",
+    "telegram_send_rate",
+)
 
 
 class ConfigError(Exception):
@@ -49,6 +61,10 @@ class Settings:
     site_name: str = "Dance of Mind"
     rate_limit_init_per_ip: str = "10/minute"
     rate_limit_init_per_phone: str = "3/10 minutes"
+    rate_limit_refresh_per_family: str = "30/hour"
+    rate_limit_refresh_per_ip: str = "60/minute"
+    rate_limit_poll_burst: int = 2
+    telegram_send_rate: str = "25/second"
     log_level: str = "INFO"
     db_pool_size: int = 8
     db_pool_wait: float = 5.0
@@ -80,6 +96,11 @@ class Settings:
             found.append("APPROVAL_MODE must be 'simple' or 'match'")
         if self.bot_mode not in ("polling", "webhook"):
             found.append("BOT_MODE must be 'polling' or 'webhook'")
+        for name in RATE_LIMIT_SETTINGS:
+            if not is_rate_limit(getattr(self, name)):
+                found.append(f"{name.upper()} must be a rate limit such as '10/minute', got {getattr(self, name)!r}")
+        if self.rate_limit_poll_burst < 0:
+            found.append("RATE_LIMIT_POLL_BURST must be 0 or more")
         for name in (
             "access_token_ttl",
             "refresh_token_ttl",
@@ -104,6 +125,15 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return replace(self, **overrides)
+
+
+def is_rate_limit(text: str) -> bool:
+    """Tell whether `text` is one positive rate limit in flask-limiter's notation, e.g. '10/minute'."""
+    try:
+        parsed = limits.parse_many(text)
+    except ValueError:
+        return False
+    return len(parsed) == 1 and parsed[0].amount > 0
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -158,6 +188,12 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         site_name=_str(environ, "SITE_NAME", defaults.site_name),
         rate_limit_init_per_ip=_str(environ, "RATE_LIMIT_INIT_PER_IP", defaults.rate_limit_init_per_ip),
         rate_limit_init_per_phone=_str(environ, "RATE_LIMIT_INIT_PER_PHONE", defaults.rate_limit_init_per_phone),
+        rate_limit_refresh_per_family=_str(
+            environ, "RATE_LIMIT_REFRESH_PER_FAMILY", defaults.rate_limit_refresh_per_family
+        ),
+        rate_limit_refresh_per_ip=_str(environ, "RATE_LIMIT_REFRESH_PER_IP", defaults.rate_limit_refresh_per_ip),
+        rate_limit_poll_burst=_int(environ, "RATE_LIMIT_POLL_BURST", defaults.rate_limit_poll_burst),
+        telegram_send_rate=_str(environ, "TELEGRAM_SEND_RATE", defaults.telegram_send_rate),
         log_level=_str(environ, "LOG_LEVEL", defaults.log_level).upper(),
         db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
