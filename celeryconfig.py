@@ -1,6 +1,10 @@
 """Celery settings (lowercase names), read from the same settings as every other process."""
 
-from core.settings import get_settings
+import sys
+
+from celery import signals as _celery_signals
+
+from core.settings import ConfigError, get_settings
 
 _settings = get_settings()
 
@@ -35,3 +39,17 @@ timezone = "UTC"
 enable_utc = True
 worker_hijack_root_logger = False
 worker_redirect_stdouts = False
+
+
+def _refuse_unusable_settings(**kwargs: object) -> None:
+    """Stop the worker before it takes a task when its settings are unusable (one line per problem)."""
+    try:
+        _settings.ensure_usable("worker")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        # SystemExit: Celery logs and swallows an Exception raised by a signal handler.
+        raise SystemExit(2) from None
+
+
+# Only the worker process sends worker_init; the web app and the bot also read this module.
+_celery_signals.worker_init.connect(_refuse_unusable_settings, weak=False)

@@ -10,12 +10,16 @@ from typing import Any, Mapping
 
 import limits
 
+from core import config_checks
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Environments in which a missing JWT key may fall back to an insecure fixed one.
 RELAXED_ENVIRONMENTS = ("development", "test")
 INSECURE_DEV_JWT_KEY = "insecure-development-key-never-use-in-production-0123456789"
 MIN_JWT_KEY_BYTES = 32
+# The processes of the Procfile whose settings `problems()` checks (`release` runs as `web`).
+PROCESSES = ("web", "worker", "bot")
 
 
 # Settings written in flask-limiter's notation ("10/minute", "3 per 10 minutes").
@@ -38,6 +42,7 @@ class Settings:
 
     app_env: str = "production"
     database_url: str = ""
+    migration_database_url: str = ""
     redis_url: str = ""
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -57,6 +62,8 @@ class Settings:
     bot_mode: str = "polling"
     webhook_url: str = ""
     webhook_secret: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
     bot_default_language: str = "ru"
     site_name: str = "Dance of Mind"
     rate_limit_init_per_ip: str = "10/minute"
@@ -85,8 +92,15 @@ class Settings:
             return INSECURE_DEV_JWT_KEY
         return self.jwt_secret_key
 
-    def problems(self) -> list[str]:
-        """List what is wrong with these settings (empty when they are usable)."""
+    @property
+    def release_database_url(self) -> str:
+        """Return the URL migrations run with: MIGRATION_DATABASE_URL, else DATABASE_URL."""
+        return self.migration_database_url or self.database_url
+
+    def problems(self, process: str = "web") -> list[str]:
+        """List what is wrong with these settings for one process (empty when they are usable)."""
+        if process not in PROCESSES:
+            raise ValueError(f"process must be one of {PROCESSES}, got {process!r}")
         found = []
         if not self.database_url:
             found.append("DATABASE_URL is not set")
@@ -111,12 +125,32 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 found.append(f"{name.upper()} must be a positive number of seconds")
-        if not self.relaxed and len(self.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
+        if process in ("worker", "bot") and not self.telegram_bot_token:
+            found.append("TELEGRAM_BOT_TOKEN is not set")
+        if process == "bot" and self.bot_mode == "webhook":
+            found += config_checks.webhook_problems(
+                self.webhook_url, self.webhook_secret, self.webhook_port, self.relaxed
+            )
+        if self.relaxed:
+            return found
+        # The production guard. Only the web app signs tokens and answers browsers, so only it
+        # needs the JWT key and the origins: the bot and the worker need not be given them.
+        if process == "web" and len(self.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
             found.append(
                 f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} random bytes outside "
                 "development/test (generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if process == "web":
+            found += config_checks.allowed_origins_problems(self.allowed_origins)
+        found += config_checks.database_password_problems("DATABASE_URL", self.database_url)
+        found += config_checks.database_password_problems("MIGRATION_DATABASE_URL", self.migration_database_url)
         return found
+
+    def ensure_usable(self, process: str = "web") -> None:
+        """Raise ConfigError naming every problem for `process`, one per line, if there is any."""
+        found = self.problems(process)
+        if found:
+            raise ConfigError(f"refusing to start the {process} process:\n" + "\n".join(f"  - {p}" for p in found))
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Return a copy with some settings replaced (used by tests and create_app)."""
@@ -167,6 +201,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
     return Settings(
         app_env=_str(environ, "APP_ENV", defaults.app_env).lower(),
         database_url=_str(environ, "DATABASE_URL", ""),
+        migration_database_url=_str(environ, "MIGRATION_DATABASE_URL", ""),
         redis_url=_str(environ, "REDIS_URL", ""),
         telegram_bot_token=_str(environ, "TELEGRAM_BOT_TOKEN", ""),
         telegram_api_url=_str(environ, "TELEGRAM_API_URL", defaults.telegram_api_url).rstrip("/"),
@@ -184,6 +219,8 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         bot_mode=_str(environ, "BOT_MODE", defaults.bot_mode).lower(),
         webhook_url=_str(environ, "WEBHOOK_URL", ""),
         webhook_secret=environ.get("WEBHOOK_SECRET", ""),
+        webhook_listen=_str(environ, "WEBHOOK_LISTEN", defaults.webhook_listen),
+        webhook_port=_int(environ, "WEBHOOK_PORT", defaults.webhook_port),
         bot_default_language=_str(environ, "BOT_DEFAULT_LANGUAGE", defaults.bot_default_language).lower(),
         site_name=_str(environ, "SITE_NAME", defaults.site_name),
         rate_limit_init_per_ip=_str(environ, "RATE_LIMIT_INIT_PER_IP", defaults.rate_limit_init_per_ip),

@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import db
 from core.settings import ConfigError, Settings, get_settings
-from webapp import auth_api, cli, errors, health, jwt_tokens, requests_json
+from webapp import auth_api, cli, errors, health, jwt_tokens, limits, openapi, requests_json, security_headers
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -30,9 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; `config` keys that name settings override them, the rest go to `app.config`."""
     config = dict(config or {})
     settings = get_settings().with_overrides(**{k: v for k, v in config.items() if k in SETTING_NAMES})
-    problems = settings.problems()
-    if problems:
-        raise ConfigError("refusing to start: " + "; ".join(problems))
+    settings.ensure_usable("web")
     configure_logging(settings.log_level)
 
     app = Flask(__name__)
@@ -53,11 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         expose_headers=["Retry-After"],
     )
     errors.register(app)
+    security_headers.register(app, settings)
     jwt_tokens.configure(app, settings)
+    limits.configure(app, settings)
     app.before_request(requests_json.refuse_oversized_body)
     app.after_request(empty_options_response)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_api.bp)
+    app.register_blueprint(openapi.bp)
     app.cli.add_command(cli.db_cli)
     return app
 

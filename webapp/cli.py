@@ -16,7 +16,7 @@ db_cli = AppGroup("db", help="Manage the database schema.")
 def upgrade_command() -> None:
     """Apply every pending migration, printing the versions applied."""
     settings: Settings = current_app.extensions["settings"]
-    applied = migrations.upgrade(settings.database_url)
+    applied = migrations.upgrade(settings.release_database_url)
     if applied:
         click.echo(f"applied migrations: {', '.join(applied)}")
     else:

@@ -25,7 +25,9 @@ def test_production_refuses_missing_or_weak_jwt_key():
     assert any("JWT_SECRET_KEY" in p for p in from_environ({**BASE, "APP_ENV": "production"}).problems())
     weak = from_environ({**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "short"})
     assert any("JWT_SECRET_KEY" in p for p in weak.problems())
-    strong = from_environ({**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 32})
+    strong = from_environ(
+        {**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 32, "ALLOWED_ORIGINS": "https://a.example"}
+    )
     assert strong.problems() == []
 
 

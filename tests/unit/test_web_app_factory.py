@@ -40,7 +40,9 @@ def test_jwt_accepts_only_hs256_with_our_issuer_and_audience():
 def test_production_without_a_strong_jwt_key_refuses_to_start():
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
         create_app({**BASE, "app_env": "production", "jwt_secret_key": "short"})
-    app = create_app({**BASE, "app_env": "production", "jwt_secret_key": "k" * 48})
+    app = create_app(
+        {**BASE, "app_env": "production", "jwt_secret_key": "k" * 48, "allowed_origins": ("https://a.example",)}
+    )
     assert app.config["JWT_SECRET_KEY"] == "k" * 48
 
 

@@ -1,0 +1,83 @@
+"""The rules that keep a weak configuration from starting (used by `Settings.problems`).
+
+Each function returns sentences naming the variable and the fix, one per problem, so every
+process can print them one per line and refuse to start.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from psycopg2.extensions import parse_dsn
+
+# Passwords from docker-compose files, tutorials and installers: the first ones an attacker tries.
+WEAK_DATABASE_PASSWORDS = frozenset(
+    {"", "postgres", "postgresql", "password", "passw0rd", "changeme", "change_me", "admin", "root", "secret",
+     "pass", "test", "example", "default", "123456", "12345678", "qwerty", "letmein"}
+)
+MIN_DATABASE_PASSWORD_CHARS = 12
+# Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MIN_PRODUCTION_WEBHOOK_SECRET_CHARS = 32
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def database_password_problems(name: str, url: str) -> list[str]:
+    """Refuse a default or weak password written in a Postgres URL or key=value DSN.
+
+    A URL without a password is accepted: the password may come from PGPASSWORD or ~/.pgpass,
+    or the server may authenticate otherwise (a unix socket's peer auth, client certificates),
+    none of which this process can judge.
+    """
+    if not url:
+        return []
+    try:
+        parts = parse_dsn(url)
+    except Exception:  # psycopg2.ProgrammingError; the connection attempt will say more
+        return [f"{name} is not a valid Postgres connection string"]
+    password = parts.get("password")
+    if password is None:
+        return []
+    lowered = password.lower()
+    if lowered in WEAK_DATABASE_PASSWORDS or lowered in {parts.get("user", "").lower(), parts.get("dbname", "").lower()}:
+        return [f"{name} uses a default database password: give the database role a random one"]
+    if len(password) < MIN_DATABASE_PASSWORD_CHARS:
+        return [f"{name}'s password is shorter than {MIN_DATABASE_PASSWORD_CHARS} characters: use a random one"]
+    return []
+
+
+def allowed_origins_problems(origins: tuple[str, ...]) -> list[str]:
+    """Require at least one CORS origin, each an exact https origin (no wildcard, no path)."""
+    if not origins:
+        return ["ALLOWED_ORIGINS is empty: list the https origins of your frontend, comma-separated"]
+    found = []
+    for origin in origins:
+        parts = urllib.parse.urlsplit(origin)
+        if origin == "*" or parts.scheme != "https" or not parts.hostname or parts.path or parts.query:
+            # An http page can be rewritten in transit, and it then holds the person's tokens.
+            found.append(f"ALLOWED_ORIGINS entry {origin!r} must be an https origin like https://app.example.com")
+    return found
+
+
+def webhook_problems(webhook_url: str, webhook_secret: str, webhook_port: int, relaxed: bool) -> list[str]:
+    """Require what webhook mode needs: a URL, Telegram's form of secret, a port; stricter in production."""
+    found = []
+    parts = urllib.parse.urlsplit(webhook_url)
+    if not webhook_url or parts.scheme not in ("http", "https") or not parts.hostname:
+        found.append("WEBHOOK_URL must be the public URL Telegram posts updates to (BOT_MODE=webhook)")
+    elif not relaxed and parts.scheme != "https":
+        found.append("WEBHOOK_URL must be an https URL (Telegram posts only to https)")
+    if not WEBHOOK_SECRET_PATTERN.match(webhook_secret):
+        found.append(
+            "WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_- in webhook mode, or anyone could post "
+            f"fake updates (generate one: {GENERATE_SECRET})"
+        )
+    elif not relaxed and len(webhook_secret) < MIN_PRODUCTION_WEBHOOK_SECRET_CHARS:
+        found.append(
+            f"WEBHOOK_SECRET must be at least {MIN_PRODUCTION_WEBHOOK_SECRET_CHARS} random characters outside "
+            f"development/test (generate one: {GENERATE_SECRET})"
+        )
+    if not 0 < webhook_port < 65536:
+        found.append("WEBHOOK_PORT must be a TCP port number (1-65535)")
+    return found

@@ -1,0 +1,141 @@
+"""The production guard: outside development/test, weak settings keep every process from starting."""
+
+import pytest
+
+from core.settings import ConfigError, from_environ
+
+STRONG_KEY = "k" * 48
+STRONG_DB_PASSWORD = "Vq3xN8pL2rT7wY4z"
+PRODUCTION = {
+    "APP_ENV": "production",
+    "DATABASE_URL": f"postgresql://dance:{STRONG_DB_PASSWORD}@db.internal:5432/dance",
+    "REDIS_URL": "redis://r/0",
+    "TELEGRAM_BOT_TOKEN": "1:AAAAAAAAAAAAAAAAAAAAAAAAA",
+    "JWT_SECRET_KEY": STRONG_KEY,
+    "ALLOWED_ORIGINS": "https://app.example.com",
+}
+WEBHOOK = {
+    "BOT_MODE": "webhook",
+    "WEBHOOK_URL": "https://bot.example.com/telegram/updates",
+    "WEBHOOK_SECRET": "s" * 43,
+}
+
+
+def problems(process: str = "web", **environ: str) -> list[str]:
+    return from_environ({**PRODUCTION, **environ}).problems(process)
+
+
+@pytest.mark.parametrize("process", ["web", "worker", "bot"])
+def test_a_sound_production_configuration_starts_every_process(process):
+    assert problems(process) == []
+    assert problems(process, **WEBHOOK) == []
+
+
+def test_the_web_app_refuses_an_empty_allowed_origins():
+    assert problems(ALLOWED_ORIGINS="") == [
+        "ALLOWED_ORIGINS is empty: list the https origins of your frontend, comma-separated"
+    ]
+
+
+@pytest.mark.parametrize("origin", ["*", "http://app.example.com", "https://app.example.com/login", "app.example.com"])
+def test_the_web_app_refuses_a_wildcard_plain_http_or_malformed_origin(origin):
+    [problem] = problems(ALLOWED_ORIGINS=f"https://ok.example,{origin}")
+    assert "ALLOWED_ORIGINS" in problem and origin in problem
+
+
+@pytest.mark.parametrize(
+    "password", ["postgres", "password", "changeme", "admin", "root", "secret", "ChangeMe", "dance", "short-pw"]
+)
+def test_every_process_refuses_a_default_or_weak_database_password(password):
+    url = f"postgresql://dance:{password}@db.internal:5432/dance"
+    for process in ("web", "worker", "bot"):
+        [problem] = problems(process, DATABASE_URL=url)
+        assert problem.startswith("DATABASE_URL")
+        assert url not in problem  # the guard never prints the URL (and its password)
+
+
+def test_the_password_is_found_in_key_value_dsns_and_query_strings():
+    assert problems(DATABASE_URL="host=db.internal dbname=dance user=dance password=postgres")
+    assert problems(DATABASE_URL="postgresql://dance@db.internal/dance?password=changeme")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:///dance?host=/var/run/postgresql",  # unix socket: peer authentication
+        "postgresql://dance@db.internal/dance",  # password from PGPASSWORD, ~/.pgpass or a certificate
+    ],
+)
+def test_a_url_without_a_password_is_not_judged(url):
+    assert problems(DATABASE_URL=url) == []
+
+
+def test_the_migration_url_is_held_to_the_same_rule():
+    [problem] = problems(MIGRATION_DATABASE_URL="postgresql://owner:admin@db.internal/dance")
+    assert problem.startswith("MIGRATION_DATABASE_URL")
+
+
+def test_only_the_web_app_needs_the_jwt_key_and_the_origins():
+    # The bot and the worker never sign tokens nor answer browsers: they need not hold the key.
+    for process in ("worker", "bot"):
+        assert problems(process, JWT_SECRET_KEY="", ALLOWED_ORIGINS="") == []
+    assert any("JWT_SECRET_KEY" in p for p in problems("web", JWT_SECRET_KEY="short"))
+
+
+def test_the_bot_and_the_worker_need_the_telegram_token():
+    for process in ("worker", "bot"):
+        assert problems(process, TELEGRAM_BOT_TOKEN="") == ["TELEGRAM_BOT_TOKEN is not set"]
+    assert problems("web", TELEGRAM_BOT_TOKEN="") == []
+
+
+def test_webhook_mode_refuses_a_missing_secret_even_in_development():
+    for app_env in ("production", "development"):
+        [problem] = problems("bot", **{**WEBHOOK, "APP_ENV": app_env, "WEBHOOK_SECRET": ""})
+        assert problem.startswith("WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-")
+
+
+@pytest.mark.parametrize("secret", ["has space", "semi;colon", "é" * 10, "x" * 257])
+def test_webhook_secret_must_be_in_telegrams_alphabet(secret):
+    [problem] = problems("bot", APP_ENV="test", **{**WEBHOOK, "WEBHOOK_SECRET": secret})
+    assert "WEBHOOK_SECRET" in problem
+
+
+def test_production_webhook_needs_a_long_secret_and_https():
+    [short] = problems("bot", **{**WEBHOOK, "WEBHOOK_SECRET": "abc"})
+    assert "at least 32" in short
+    [plain] = problems("bot", **{**WEBHOOK, "WEBHOOK_URL": "http://bot.example.com/telegram"})
+    assert "https" in plain
+    relaxed = problems("bot", APP_ENV="test", **{**WEBHOOK, "WEBHOOK_SECRET": "abc", "WEBHOOK_URL": "http://127.0.0.1:9/x"})
+    assert relaxed == []
+
+
+def test_webhook_mode_needs_a_url_and_a_port():
+    found = problems("bot", **{**WEBHOOK, "WEBHOOK_URL": "", "WEBHOOK_PORT": "70000"})
+    assert [p.split()[0] for p in found] == ["WEBHOOK_URL", "WEBHOOK_PORT"]
+    assert problems("bot", **{**WEBHOOK, "BOT_MODE": "polling", "WEBHOOK_SECRET": ""}) == []
+
+
+def test_webhook_settings_default_to_a_local_listener_on_8443():
+    settings = from_environ(PRODUCTION)
+    assert (settings.webhook_listen, settings.webhook_port) == ("127.0.0.1", 8443)
+
+
+def test_development_and_test_skip_the_production_rules():
+    relaxed = {"JWT_SECRET_KEY": "", "ALLOWED_ORIGINS": "", "DATABASE_URL": "postgresql://postgres:postgres@localhost/x"}
+    for app_env in ("development", "test"):
+        assert problems("web", APP_ENV=app_env, **relaxed) == []
+
+
+def test_ensure_usable_names_every_problem_on_its_own_line():
+    settings = from_environ({**PRODUCTION, "JWT_SECRET_KEY": "", "ALLOWED_ORIGINS": ""})
+    with pytest.raises(ConfigError) as refused:
+        settings.ensure_usable("web")
+    lines = str(refused.value).splitlines()
+    assert lines[0] == "refusing to start the web process:"
+    assert [line.split()[1] for line in lines[1:]] == ["JWT_SECRET_KEY", "ALLOWED_ORIGINS"]
+
+
+def test_release_uses_the_migration_url_when_set():
+    assert from_environ(PRODUCTION).release_database_url == PRODUCTION["DATABASE_URL"]
+    owner = f"postgresql://owner:{STRONG_DB_PASSWORD}@db.internal/dance"
+    assert from_environ({**PRODUCTION, "MIGRATION_DATABASE_URL": owner}).release_database_url == owner
