@@ -13,12 +13,12 @@ from core import auth_sessions, db, events, phones, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, jwt_tokens, requests_json
+from webapp import bot_identity, client_info, jwt_tokens, openapi, schemas
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-MAX_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = schemas.MAX_WAIT_SECONDS
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api/auth")
 
@@ -31,10 +31,15 @@ def forbid_caching(response: Response) -> Response:
 
 
 @bp.post("/init")
-def init_session() -> tuple[Response, int]:
+@openapi.operation(
+    body=schemas.InitRequest,
+    responses={201: schemas.InitResponse},
+    errors={422: ("invalid_phone_number",), 429: ("rate_limited",), **openapi.BACKEND_ERRORS},
+)
+def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     """Start a login for a phone number; answer the same way whether or not it is linked."""
     settings = _settings()
-    raw_phone = requests_json.required_string(requests_json.json_object(), "phone_number")
+    raw_phone = body.phone_number
     try:
         phone_number = phones.normalize(raw_phone, settings.default_phone_region)
     except InvalidPhoneNumber:
@@ -81,7 +86,19 @@ def enqueue_session_tasks(new: auth_sessions.NewSession, linked: bool, ttl_secon
         raise ServiceUnavailable("redis", "could not enqueue the session's tasks") from exc
 
 
-@bp.get("/status/<session_id>")
+# `path:` so that an id with a slash in it is one more malformed id (404 session_not_found).
+@bp.get("/status/<path:session_id>")
+@openapi.operation(
+    query=schemas.StatusQuery,
+    responses={200: schemas.SessionStatus},
+    errors={
+        400: ("invalid_wait",),
+        404: ("session_not_found",),
+        410: ("session_consumed",),
+        429: ("slow_down",),
+        **openapi.BACKEND_ERRORS,
+    },
+)
 def session_status(session_id: str) -> Response:
     """Report a login's state; hand out the tokens on the first poll after approval."""
     settings = _settings()
@@ -109,7 +126,11 @@ def session_status(session_id: str) -> Response:
     return jsonify({"status": state})
 
 
-@bp.delete("/session/<session_id>")
+@bp.delete("/session/<path:session_id>")
+@openapi.operation(
+    responses={200: schemas.CancelResponse},
+    errors={404: ("session_not_found",), 409: ("session_not_pending",), **openapi.BACKEND_ERRORS},
+)
 def cancel_session(session_id: str) -> Response:
     """Abandon a pending login on the browser's request."""
     expired_now = False
@@ -127,9 +148,18 @@ def cancel_session(session_id: str) -> Response:
 
 
 @bp.post("/refresh")
-def refresh_tokens() -> Response:
+@openapi.operation(
+    body=schemas.RefreshRequest,
+    responses={200: schemas.Tokens},
+    errors={
+        401: ("invalid_token", "token_expired", "token_reused", "token_revoked"),
+        429: ("rate_limited",),
+        **openapi.BACKEND_ERRORS,
+    },
+)
+def refresh_tokens(body: schemas.RefreshRequest) -> Response:
     """Spend a refresh token for a new access and refresh token; a spent one ends the login."""
-    token = requests_json.required_string(requests_json.json_object(), "refresh_token")
+    token = body.refresh_token
     family_id, jti = jwt_tokens.decode_refresh_token(token)
     with db.transaction() as conn:
         rotation = token_families.rotate(conn, family_id, jti)
@@ -149,6 +179,7 @@ def refresh_tokens() -> Response:
 
 @bp.get("/me")
 @jwt_required()
+@openapi.operation(responses={200: schemas.UserProfile}, bearer=True, errors=openapi.BACKEND_ERRORS)
 def me() -> Response:
     """Return the logged-in user's profile."""
     try:
@@ -164,6 +195,7 @@ def me() -> Response:
 
 @bp.post("/logout")
 @jwt_required()
+@openapi.operation(responses={204: None}, bearer=True, errors=openapi.BACKEND_ERRORS)
 def logout() -> Response:
     """End this login: revoke its token family (every access and refresh token of it)."""
     family_id = get_jwt()[jwt_tokens.FAMILY_CLAIM]

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from core import db
 from core.settings import Settings
+from webapp import openapi, schemas
 from webapp.errors import RETRY_AFTER_SECONDS, error_response
 
 log = logging.getLogger(__name__)
@@ -19,12 +20,16 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@openapi.operation(responses={200: schemas.HealthResponse}, tag="health")
 def healthz() -> Response:
     """Say the process is up."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@openapi.operation(
+    responses={200: schemas.ReadyResponse, 503: schemas.NotReadyResponse}, errors=openapi.BACKEND_ERRORS, tag="health"
+)
 def readyz() -> Response:
     """Check Postgres and Redis; 503 naming the failing ones."""
     settings: Settings = current_app.extensions["settings"]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
+import pydantic
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.errors import ApiError
+
+Body = TypeVar("Body", bound=pydantic.BaseModel)
+
+# How an invalid field is described, by pydantic error type.
+FIELD_PROBLEMS = {
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "unicode_text": "must be valid Unicode text",
+}
 
 
 def read_body() -> bytes:
@@ -41,14 +52,22 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-def required_string(body: dict[str, Any], name: str) -> str:
-    """Return the string field `name` of a body, or raise 422 missing_field / invalid_field."""
-    if name not in body:
-        raise ApiError(422, "missing_field", f"The field '{name}' is required.")
-    value = body[name]
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid_field", f"The field '{name}' must be a string.")
-    return value
+def parse(model: type[Body]) -> Body:
+    """Return the JSON object body validated by a request model, or raise the matching 4xx ApiError."""
+    body = json_object()
+    try:
+        return model.model_validate(body)
+    except pydantic.ValidationError as exc:
+        raise field_error(exc.errors()[0]) from None
+
+
+def field_error(error: Mapping[str, Any]) -> ApiError:
+    """Return the 422 of a pydantic error: missing_field or invalid_field, naming the field."""
+    name = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "missing":
+        return ApiError(422, "missing_field", f"The field '{name}' is required.")
+    problem = FIELD_PROBLEMS.get(error["type"], "has an invalid value")
+    return ApiError(422, "invalid_field", f"The field '{name}' {problem}.")
 
 
 def refuse_oversized_body() -> None:

@@ -1,0 +1,201 @@
+"""The request and response bodies of the HTTP API, declared once as pydantic models.
+
+Request models validate what clients send (webapp/requests_json.py turns their errors into the
+API's own codes); every model also becomes a schema of the OpenAPI document (webapp/openapi.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+MAX_WAIT_SECONDS = 30
+
+EXAMPLE_SESSION_ID = "hV0sB8iSP0mW3qk2e7YvJg"
+EXAMPLE_ACCESS_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMiIsInR5cGUiOiJhY2Nlc3MifQ.c2lnbmF0dXJl"
+EXAMPLE_REFRESH_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMiIsInR5cGUiOiJyZWZyZXNoIn0.c2lnbmF0dXJl"
+
+
+def refuse_lone_surrogates(text: str) -> str:
+    """Return `text` if it is valid Unicode; JSON's `\\ud800` escapes can smuggle in halves of a pair."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Such a string breaks every UTF-8 consumer downstream (PyJWT, psycopg2): refuse it here.
+        raise PydanticCustomError("unicode_text", "must be valid Unicode text") from None
+    return text
+
+
+# A string field of a request body: a JSON string (never a number or boolean) of valid Unicode.
+Text = Annotated[str, AfterValidator(refuse_lone_surrogates)]
+
+
+class RequestBody(BaseModel):
+    """A JSON object a client sends: strict types, unknown fields ignored (DESIGN.md)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ResponseBody(BaseModel):
+    """A JSON object the API answers; clients must ignore fields they don't know."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class InitRequest(RequestBody):
+    """Start a login for a phone number."""
+
+    phone_number: Text = Field(
+        description="Any format `phonenumbers` parses; numbers without `+` are read in DEFAULT_PHONE_REGION.",
+        examples=["+7 916 123-45-67", "8 (916) 123-45-67", "+44 20 7946 0958"],
+    )
+
+
+class RefreshRequest(RequestBody):
+    """Spend a refresh token."""
+
+    refresh_token: Text = Field(description="The refresh token of the last token pair.", examples=[EXAMPLE_REFRESH_TOKEN])
+
+
+class StatusQuery(BaseModel):
+    """The query of a status poll."""
+
+    wait: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Long poll: answer as soon as the status changes, or after this many seconds.",
+    )
+
+
+class InitResponse(ResponseBody):
+    """A login has started and waits for the person's decision in Telegram."""
+
+    session_id: str = Field(
+        description="128-bit random, url-safe: a bearer secret that must stay in the browser.",
+        examples=[EXAMPLE_SESSION_ID],
+    )
+    status: Literal["pending"]
+    expires_in: int = Field(ge=0, description="Seconds until the login expires.", examples=[300])
+    poll_interval: int = Field(ge=1, description="Seconds to wait between status polls.", examples=[2])
+    bot_url: str = Field(
+        description="Telegram deep link to show the person (a link or a QR code).",
+        examples=["https://t.me/dance_of_mind_bot?start=Qm9vdHN0cmFwX3Rva2Vu"],
+    )
+    # Absent (never null) in APPROVAL_MODE=simple, hence not nullable in the document.
+    match_code: Annotated[str, Field(pattern=r"^[0-9]{2}$")] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Number matching (APPROVAL_MODE=match): show it; the person picks it in Telegram.",
+        examples=["47"],
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
+
+
+class Tokens(ResponseBody):
+    """A JWT access and refresh token pair."""
+
+    access_token: str = Field(examples=[EXAMPLE_ACCESS_TOKEN])
+    refresh_token: str = Field(examples=[EXAMPLE_REFRESH_TOKEN])
+    token_type: Literal["bearer"]
+    expires_in: int = Field(ge=0, description="Seconds the access token is valid.", examples=[1800])
+
+
+class TelegramAccount(ResponseBody):
+    """The Telegram account linked to the phone."""
+
+    id: int
+    username: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+class UserProfile(ResponseBody):
+    """The logged-in person."""
+
+    id: int
+    phone_number: str = Field(description="E.164.", examples=["+79161234567"])
+    telegram: TelegramAccount
+    created_at: datetime.datetime
+
+
+class PendingStatus(ResponseBody):
+    """The person has not decided yet."""
+
+    status: Literal["pending"]
+    expires_in: int = Field(ge=0, examples=[213])
+    poll_interval: int = Field(ge=1, examples=[2])
+
+
+class ApprovedStatus(ResponseBody):
+    """Approved: the tokens, on the first poll after approval only (the session is then consumed)."""
+
+    status: Literal["approved"]
+    tokens: Tokens
+    user: UserProfile
+
+
+class EndedStatus(ResponseBody):
+    """The login ended without tokens; every later poll says the same."""
+
+    status: Literal["rejected", "expired", "cancelled"]
+
+
+class SessionStatus(RootModel[Annotated[Union[PendingStatus, ApprovedStatus, EndedStatus], Field(discriminator="status")]]):
+    """The state of a login as the browser sees it."""
+
+
+class CancelResponse(ResponseBody):
+    """The pending login was abandoned."""
+
+    status: Literal["cancelled"]
+
+
+class HealthResponse(ResponseBody):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class ReadinessChecks(ResponseBody):
+    """Whether each backing service answers."""
+
+    postgres: Literal["ok", "unreachable"]
+    redis: Literal["ok", "unreachable"]
+
+
+class ReadyResponse(ResponseBody):
+    """Postgres and Redis answer."""
+
+    status: Literal["ok"]
+    checks: ReadinessChecks
+
+
+class ErrorDetail(ResponseBody):
+    """What went wrong: a stable code for programs and a sentence for people."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", examples=["invalid_phone_number"])
+    message: str = Field(examples=["This is not a valid phone number."])
+
+
+class ErrorResponse(ResponseBody):
+    """Every error of the API."""
+
+    error: ErrorDetail
+
+
+class NotReadyResponse(ErrorResponse):
+    """Not ready: the checks name the unreachable services."""
+
+    checks: ReadinessChecks
+
+
+class OpenApiDocument(ResponseBody):
+    """This OpenAPI document."""
+
+    openapi: str
+    info: dict
+    paths: dict
