@@ -5,12 +5,14 @@ from __future__ import annotations
 from telegram import BotCommand
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from botrunner import handlers
-from core import db, texts
+from botrunner import commands, handlers
+from core import account_menu, db, texts
 from core.settings import Settings
 
 # Only what the handlers use; Telegram then doesn't even queue the rest for us.
 ALLOWED_UPDATES = ["message", "callback_query"]
+# The commands published with setMyCommands, in this order; each has a `command_<name>` text.
+COMMANDS = ("start", "sessions", "logout_all", "unlink", "help")
 
 
 def build_application(settings: Settings) -> Application:
@@ -35,7 +37,14 @@ def build_application(settings: Settings) -> Application:
     )
     application.bot_data["settings"] = settings
     application.add_handler(CommandHandler("start", handlers.start))
+    # Account commands show and change one person's logins: only in their private chat with the bot.
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("sessions", commands.sessions, filters=private))
+    application.add_handler(CommandHandler("logout_all", commands.logout_all, filters=private))
+    application.add_handler(CommandHandler("unlink", commands.unlink, filters=private))
+    application.add_handler(CommandHandler("help", commands.help_command, filters=private))
     application.add_handler(MessageHandler(filters.CONTACT, handlers.contact))
+    application.add_handler(CallbackQueryHandler(commands.account_button, pattern=account_menu.is_account_callback))
     application.add_handler(CallbackQueryHandler(handlers.decision))
     application.add_handler(MessageHandler(filters.ALL, handlers.fallback))
     application.add_error_handler(handlers.on_error)
@@ -46,7 +55,10 @@ async def post_init(application: Application) -> None:
     """Publish the bot's commands in Russian, in English, and for everyone else."""
     settings: Settings = application.bot_data["settings"]
     for language in texts.SUPPORTED_LANGUAGES:
-        commands = [BotCommand("start", texts.text("command_start", language))]
-        await application.bot.set_my_commands(commands, language_code=language)
-    default_language = texts.pick_language(settings.bot_default_language, None)
-    await application.bot.set_my_commands([BotCommand("start", texts.text("command_start", default_language))])
+        await application.bot.set_my_commands(bot_commands(language), language_code=language)
+    await application.bot.set_my_commands(bot_commands(texts.pick_language(settings.bot_default_language, None)))
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """Return the bot's command menu in one language."""
+    return [BotCommand(name, texts.text(f"command_{name}", language)) for name in COMMANDS]

@@ -1,4 +1,8 @@
-"""The bot's update handlers: /start, shared contacts, Approve/Reject taps, everything else.
+"""The bot's update handlers: /start, shared contacts, taps on the prompt, everything else.
+
+The prompt's buttons: Approve/Reject (`simple` mode), a number (`match` mode: the right one
+approves, a wrong one rejects and starts a cooldown) and "It wasn't me" (rejects, pauses prompts
+to the phone, and offers to end every login). Account commands live in `botrunner.commands`.
 
 Every database call runs in a thread (`asyncio.to_thread`) inside one `db.transaction()`, so the
 event loop never blocks; the database decides every race (two taps, a tap against the expiry).
@@ -9,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot, ReplyKeyboardRemove, Update, User
@@ -19,7 +25,7 @@ from telegram.ext import ContextTypes
 
 import tasks
 from botrunner import keyboards
-from core import auth_sessions, db, events, phones, prompts, texts, users
+from core import account_menu, auth_sessions, db, events, phones, prompt_holds, prompts, texts, token_families, users
 from core.errors import InvalidPhoneNumber
 from core.settings import Settings
 
@@ -44,15 +50,33 @@ class DeepLink(enum.Enum):
     NEED_CONTACT = "start_need_contact"
     WRONG_PHONE = "start_wrong_phone"
     ALREADY_SENT = "prompt_already_sent"
+    WITHHELD = "start_withheld"  # its prompt was held back during a pause or cooldown: never sent
+    HELD = "held"  # prompts to this person are on hold right now
     SEND_PROMPT = "send_prompt"
 
 
 @dataclass(frozen=True)
+class DeepLinkOutcome:
+    """What `/start <start_token>` found: what to do, the session, and the hold in force, if any."""
+
+    kind: DeepLink
+    session: Row | None = None
+    hold: prompt_holds.Hold | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
-    """What a tap did: the session row after a transition it made, or why it changed nothing."""
+    """What a tap did: the session row after a transition it made, or why it changed nothing.
+
+    For "It wasn't me", also the account's state for the offer that follows (None: no offer), and
+    the other pending sessions of the phone it rejected; `cooldown` is set after a wrong number.
+    """
 
     session: Row | None
     refusal: auth_sessions.Refusal | None
+    offer: tuple[datetime | None, int] | None = None
+    also_rejected: tuple[str, ...] = ()
+    cooldown: bool = False
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
@@ -82,9 +106,14 @@ async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """Handle `/start <start_token>`: ask for the contact, refuse, or have the prompt sent."""
     language = language_of(update, context)
     payload = context.args[0] if len(context.args) == 1 else ""
-    outcome, session = await asyncio.to_thread(_deep_link, payload, update.effective_user.id)
+    found = await asyncio.to_thread(_deep_link, payload, update.effective_user.id)
+    outcome, session = found.kind, found.session
     message = update.effective_message
-    if outcome is DeepLink.SEND_PROMPT:
+    if outcome is DeepLink.HELD:
+        assert found.hold is not None
+        held = account_menu.held(found.hold.reason, found.hold.until, language)
+        await message.reply_text(held.text, reply_markup=keyboards.inline_markup(held))
+    elif outcome is DeepLink.SEND_PROMPT:
         assert session is not None
         await asyncio.to_thread(tasks.enqueue_approval_prompt, str(session["id"]))
         events.emit("prompt_requested", session=session["id"], telegram_id=update.effective_user.id, via="deep_link")
@@ -97,21 +126,26 @@ async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text(texts.text(outcome.value, language))
 
 
-def _deep_link(start_token: str, telegram_id: int) -> tuple[DeepLink, Row | None]:
+def _deep_link(start_token: str, telegram_id: int) -> DeepLinkOutcome:
     if not START_TOKEN.fullmatch(start_token):
-        return DeepLink.INVALID, None
+        return DeepLinkOutcome(DeepLink.INVALID)
     with db.transaction() as conn:
         session = auth_sessions.find_by_start_token(conn, start_token)
         if session is None or session["status"] != auth_sessions.PENDING or session["overdue"]:
-            return DeepLink.INVALID, None
+            return DeepLinkOutcome(DeepLink.INVALID)
         user = users.get_by_telegram_id(conn, telegram_id)
+        hold = prompt_holds.current(conn, user["id"]) if user is not None else None
     if user is None:
-        return DeepLink.NEED_CONTACT, session
+        return DeepLinkOutcome(DeepLink.NEED_CONTACT, session)
     if user["phone_number"] != session["phone_number"]:
-        return DeepLink.WRONG_PHONE, session
+        return DeepLinkOutcome(DeepLink.WRONG_PHONE, session)
     if session["prompt_message_id"] is not None:
-        return DeepLink.ALREADY_SENT, session
-    return DeepLink.SEND_PROMPT, session
+        return DeepLinkOutcome(DeepLink.ALREADY_SENT, session)
+    if session["prompt_withheld"] is not None:
+        return DeepLinkOutcome(DeepLink.WITHHELD, session)
+    if hold is not None:
+        return DeepLinkOutcome(DeepLink.HELD, session, hold)
+    return DeepLinkOutcome(DeepLink.SEND_PROMPT, session)
 
 
 async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -162,47 +196,120 @@ def _link_contact(phone_number: str, sender: User) -> tuple[users.LinkResult, li
 
 
 async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Record an Approve/Reject tap from the session's owner; answer every tap exactly once."""
+    """Record a tap on a prompt from the session's owner; answer every tap exactly once."""
     query = update.callback_query
     callback = prompts.parse_callback(query.data)
     if callback is None:
         await query.answer()
         return
     language = language_of(update, context)
+    settings = settings_of(context)
     try:
-        outcome = await asyncio.to_thread(_decide, callback, query.from_user.id)
+        outcome = await asyncio.to_thread(_decide, callback, query.from_user.id, settings)
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
     session = outcome.session
-    if outcome.refusal is None:
-        assert session is not None
-        answer = f"answer_{session['status']}"
-        events.emit(f"session_{session['status']}", session=callback.session_pk, telegram_id=query.from_user.id)
-    else:
-        answer = f"answer_{outcome.refusal.value}"
-        if session is not None:
-            events.emit("session_expired", session=callback.session_pk, via="tap")
+    answer, alert = _answer_for(callback, outcome, language, settings), outcome.cooldown
+    _log_decision(callback, outcome, query.from_user.id)
     try:
         # Closing first: by the time the toast shows, the buttons are gone.
         if session is not None:
-            await close_prompt(context.bot, session, language, settings_of(context).site_name)
+            await close_prompt(context.bot, session, language, settings.site_name)
     finally:
-        await query.answer(texts.text(answer, language))
+        await query.answer(answer, show_alert=alert)
+    await asyncio.to_thread(_enqueue_follow_ups, outcome)
+    if outcome.offer is not None:
+        paused_until, active_logins = outcome.offer
+        offer = account_menu.not_me_offer(paused_until, active_logins, language)
+        await context.bot.send_message(query.from_user.id, offer.text, reply_markup=keyboards.inline_markup(offer))
 
 
-def _decide(callback: prompts.Callback, telegram_id: int) -> Decision:
-    record = auth_sessions.approve if callback.action == prompts.APPROVE else auth_sessions.reject
+def _answer_for(callback: prompts.Callback, outcome: Decision, language: str, settings: Settings) -> str:
+    """Return the toast that answers a tap on a prompt."""
+    if outcome.offer is not None:
+        return texts.text("answer_not_me", language)
+    if outcome.cooldown:
+        return texts.text("answer_wrong_number", language, minutes=math.ceil(settings.match_cooldown_seconds / 60))
+    if outcome.refusal is None:
+        assert outcome.session is not None
+        return texts.text(f"answer_{outcome.session['status']}", language)
+    return texts.text(f"answer_{outcome.refusal.value}", language)
+
+
+def _log_decision(callback: prompts.Callback, outcome: Decision, telegram_id: int) -> None:
+    if outcome.refusal is None and outcome.session is not None:
+        reason = {prompts.NOT_ME: "not_me", prompts.MATCH: "wrong_number" if outcome.cooldown else None}
+        events.emit(
+            f"session_{outcome.session['status']}",
+            session=callback.session_pk,
+            telegram_id=telegram_id,
+            reason=reason.get(callback.action),
+        )
+    elif outcome.session is not None:
+        events.emit("session_expired", session=callback.session_pk, via="tap")
+    if outcome.offer is not None:
+        events.emit("prompts_paused", telegram_id=telegram_id, session=callback.session_pk,
+                    also_rejected=len(outcome.also_rejected))
+
+
+def _enqueue_follow_ups(outcome: Decision) -> None:
+    """After the commit: ask for the login notice, and for the prompts of sessions rejected alongside to be closed."""
+    try:
+        session = outcome.session
+        if outcome.refusal is None and session is not None and session["status"] == auth_sessions.APPROVED:
+            tasks.enqueue_login_notice(str(session["id"]))
+        for session_pk in outcome.also_rejected:
+            tasks.enqueue_prompt_update(session_pk)
+    except Exception:  # the broker is down: the decision stands, the follow-ups are best effort
+        log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
+
+
+def _decide(callback: prompts.Callback, telegram_id: int, settings: Settings) -> Decision:
     with db.transaction() as conn:
-        decided = record(conn, callback.session_pk, telegram_id)
+        if callback.action == prompts.MATCH:
+            decided = auth_sessions.pick_number(conn, callback.session_pk, telegram_id, callback.number)
+        elif callback.action == prompts.APPROVE:
+            decided = auth_sessions.approve(conn, callback.session_pk, telegram_id)
+        else:
+            decided = auth_sessions.reject(conn, callback.session_pk, telegram_id)
+        refusal = None if decided is not None else auth_sessions.explain_refusal(conn, callback.session_pk, telegram_id)
+        if callback.action == prompts.NOT_ME and refusal in (None, auth_sessions.Refusal.ALREADY_DECIDED,
+                                                             auth_sessions.Refusal.EXPIRED):
+            # The owner's alarm counts even on a prompt that was decided a moment ago.
+            return _not_me(conn, callback, telegram_id, decided, refusal, settings)
         if decided is not None:
+            if callback.action == prompts.MATCH and decided["status"] == auth_sessions.REJECTED:
+                prompt_holds.start_cooldown(conn, decided["user_id"], settings.match_cooldown_seconds)
+                return Decision(decided, None, cooldown=True)
             return Decision(decided, None)
-        refusal = auth_sessions.explain_refusal(conn, callback.session_pk, telegram_id)
         if refusal is not auth_sessions.Refusal.EXPIRED:
             return Decision(None, refusal)
         # The owner tapped a prompt whose time is up before the expiry task ran: expire it here so
         # the stale buttons go away. If the task already did, it edits the prompt, not us.
         return Decision(auth_sessions.expire(conn, callback.session_pk), refusal)
+
+
+def _not_me(
+    conn, callback: prompts.Callback, telegram_id: int, decided: Row | None, refusal: auth_sessions.Refusal | None,
+    settings: Settings,
+) -> Decision:
+    """Pause prompts to the owner's phone and reject its other pending logins (inside the tap's transaction)."""
+    user = users.get_by_telegram_id(conn, telegram_id)
+    assert user is not None  # explain_refusal found this account linked to the session's phone
+    paused_until = prompt_holds.pause(conn, user["id"], settings.prompt_pause_seconds)
+    # Push bombing sends many prompts: one "It wasn't me" stops them all.
+    others = auth_sessions.reject_pending_for_phone(conn, user["phone_number"])
+    active_logins = len(token_families.active_for_user(conn, user["id"]))
+    closed = decided
+    if refusal is auth_sessions.Refusal.EXPIRED:
+        closed = auth_sessions.expire(conn, callback.session_pk)
+    return Decision(
+        closed,
+        refusal,
+        offer=(paused_until, active_logins),
+        also_rejected=tuple(str(row["id"]) for row in others),
+    )
 
 
 async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) -> None:

@@ -135,27 +135,45 @@ def effective_status(row: Row) -> str:
     return row["status"]
 
 
-def _decide(conn, session_pk: str, telegram_id: int, new_status: str) -> Row | None:
+def _decide(conn, session_pk: str, telegram_id: int, new_status: str, only_mode: str | None = None) -> Row | None:
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE auth_sessions s SET status = %s, decided_at = now(), user_id = u.id"
             " FROM users u"
             " WHERE s.id = %s AND s.status = 'pending' AND s.expires_at > now()"
             " AND u.phone_number = s.phone_number AND u.telegram_id = %s"
+            " AND (%s::text IS NULL OR s.approval_mode = %s)"
             " RETURNING s.*",
-            (new_status, str(session_pk), telegram_id),
+            (new_status, str(session_pk), telegram_id, only_mode, only_mode),
         )
         return cur.fetchone()
 
 
 def approve(conn, session_pk: str, telegram_id: int) -> Row | None:
-    """Approve a pending session if `telegram_id` is the account linked to its phone."""
-    return _decide(conn, session_pk, telegram_id, APPROVED)
+    """Approve a pending simple-mode session if `telegram_id` is the account linked to its phone."""
+    # A match-mode session is approved only by its number (`pick_number`), never by a bare approve.
+    return _decide(conn, session_pk, telegram_id, APPROVED, only_mode="simple")
 
 
 def reject(conn, session_pk: str, telegram_id: int) -> Row | None:
     """Reject a pending session if `telegram_id` is the account linked to its phone."""
     return _decide(conn, session_pk, telegram_id, REJECTED)
+
+
+def pick_number(conn, session_pk: str, telegram_id: int, number: str) -> Row | None:
+    """Decide a pending match-mode session by the number its owner picked: right approves, wrong rejects."""
+    with conn.cursor() as cur:
+        # One statement, so a right and a wrong tap racing each other still have one winner.
+        cur.execute(
+            "UPDATE auth_sessions s SET status = CASE WHEN s.match_code = %s THEN 'approved' ELSE 'rejected' END,"
+            " decided_at = now(), user_id = u.id"
+            " FROM users u"
+            " WHERE s.id = %s AND s.status = 'pending' AND s.expires_at > now() AND s.approval_mode = 'match'"
+            " AND u.phone_number = s.phone_number AND u.telegram_id = %s"
+            " RETURNING s.*",
+            (number, str(session_pk), telegram_id),
+        )
+        return cur.fetchone()
 
 
 def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
@@ -174,6 +192,9 @@ def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
         return Refusal.NOT_YOURS
     if row["status"] == EXPIRED or (row["status"] == PENDING and row["overdue"]):
         return Refusal.EXPIRED
+    if row["status"] == PENDING:
+        # Still open, so the button was of the other approval mode: no prompt of this session has it.
+        return Refusal.NOT_FOUND
     return Refusal.ALREADY_DECIDED
 
 
@@ -230,12 +251,45 @@ def record_prompt_error(conn, session_pk: str, error: str) -> None:
         )
 
 
+def withhold_prompt(conn, session_pk: str, reason: str) -> bool:
+    """Mark a session's prompt as held back on purpose (`prompt_holds` reason); it is never sent later."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_withheld = %s"
+            " WHERE id = %s AND prompt_message_id IS NULL AND prompt_withheld IS NULL RETURNING id",
+            (reason, str(session_pk)),
+        )
+        return cur.fetchone() is not None
+
+
+def reject_pending_for_phone(conn, phone_number: str) -> list[Row]:
+    """Reject every live pending session of a phone (the person said it wasn't them, or unlinked)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'rejected', decided_at = now()"
+            " WHERE phone_number = %s AND status = 'pending' AND expires_at > now() RETURNING *",
+            (phone_number,),
+        )
+        return cur.fetchall()
+
+
+def record_login_notice(conn, session_pk: str, message_id: int) -> bool:
+    """Remember the "New login" message of an approved session; False if one was already recorded."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET login_notice_message_id = %s"
+            " WHERE id = %s AND login_notice_message_id IS NULL RETURNING id",
+            (message_id, str(session_pk)),
+        )
+        return cur.fetchone() is not None
+
+
 def pending_unprompted_for_phone(conn, phone_number: str) -> list[Row]:
-    """Return the phone's live sessions that have no prompt yet, oldest first."""
+    """Return the phone's live sessions that have no prompt yet (nor a withheld one), oldest first."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT * FROM auth_sessions WHERE phone_number = %s AND status = 'pending'"
-            " AND expires_at > now() AND prompt_message_id IS NULL ORDER BY created_at",
+            " AND expires_at > now() AND prompt_message_id IS NULL AND prompt_withheld IS NULL ORDER BY created_at",
             (phone_number,),
         )
         return cur.fetchall()

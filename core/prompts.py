@@ -5,6 +5,7 @@ Pure functions: the worker and the bot turn the result into Telegram objects.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,10 +13,13 @@ from typing import Any
 
 from core import texts, useragents
 
-# Callback data is `<action>:<session uuid>`: at most 39 bytes, inside Telegram's 64.
+# Callback data is `<action>:<session uuid>[:<number>]`: at most 42 bytes, inside Telegram's 64.
 APPROVE = "ap"
 REJECT = "rj"
-ACTIONS = (APPROVE, REJECT)
+MATCH = "mt"  # number matching: `mt:<uuid>:<2 digits>`, one button per number offered
+NOT_ME = "nm"  # "It wasn't me": reject, pause prompts, offer to end every login
+ACTIONS = (APPROVE, REJECT, MATCH, NOT_ME)
+MATCH_CHOICES = 3
 
 
 @dataclass(frozen=True)
@@ -36,52 +40,100 @@ class Message:
 
 @dataclass(frozen=True)
 class Callback:
-    """A parsed button press."""
+    """A parsed button press: the action, its session, and the number picked (match only)."""
 
     action: str
     session_pk: str
+    number: str | None = None
+
+
+def is_canonical_uuid(text: str) -> bool:
+    """Tell whether `text` is a UUID written the one way we write them (lowercase, with hyphens)."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def is_match_number(text: str | None) -> bool:
+    """Tell whether `text` is a two-digit match number (10-99)."""
+    return text is not None and len(text) == 2 and text.isascii() and text.isdigit() and text[0] != "0"
 
 
 def parse_callback(data: str | None) -> Callback | None:
     """Read callback data written by `approval_prompt`; None for anything else."""
-    action, _, session_pk = (data or "").partition(":")
-    if action not in ACTIONS:
+    parts = (data or "").split(":")
+    action = parts[0]
+    if action not in ACTIONS or len(parts) != (3 if action == MATCH else 2):
         return None
-    try:
-        uuid.UUID(session_pk)
-    except ValueError:
+    if not is_canonical_uuid(parts[1]):
         return None
-    return Callback(action, session_pk)
+    if action == MATCH:
+        return Callback(action, parts[1], parts[2]) if is_match_number(parts[2]) else None
+    return Callback(action, parts[1])
 
 
-def _details(session: dict[str, Any], language: str) -> str:
+def match_choices(match_code: str) -> list[str]:
+    """Return the numbers to offer: the code and two different random decoys, the code at a random place."""
+    if not is_match_number(match_code):
+        raise ValueError("a match-mode session needs a two-digit match code")
+    choices: list[str] = []
+    while len(choices) < MATCH_CHOICES - 1:
+        decoy = str(10 + secrets.randbelow(90))
+        if decoy != match_code and decoy not in choices:
+            choices.append(decoy)
+    choices.insert(secrets.randbelow(MATCH_CHOICES), match_code)
+    return choices
+
+
+def format_time(moment: datetime) -> str:
+    """Write a moment the way every bot message does: `2026-11-27 10:30 UTC`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _details(session: dict[str, Any], language: str, moment: datetime | None = None) -> str:
     unknown = texts.text("unknown_value", language)
-    created: datetime = session["created_at"]
     return texts.text(
         "prompt_details",
         language,
         ip=session.get("client_ip") or unknown,
         browser=useragents.describe(session.get("user_agent")) or unknown,
-        time=created.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        time=format_time(moment or session["created_at"]),
     )
 
 
 def approval_prompt(session: dict[str, Any], language: str, site_name: str) -> Message:
-    """Compose the prompt for a pending session: context, then Approve and Reject in one row."""
+    """Compose the prompt for a pending session: context, the decision buttons, then "It wasn't me".
+
+    `simple` mode: one row, Approve then Reject. `match` mode: a row of three numbers (one is the
+    code the website shows) and a row with Reject. The mode is the session's, not this process's.
+    """
     session_pk = str(session["id"])
-    row = (
-        Button(texts.text("button_approve", language), f"{APPROVE}:{session_pk}"),
-        Button(texts.text("button_reject", language), f"{REJECT}:{session_pk}"),
-    )
+    reject = Button(texts.text("button_reject", language), f"{REJECT}:{session_pk}")
+    if session["approval_mode"] == "match":
+        numbers = tuple(Button(n, f"{MATCH}:{session_pk}:{n}") for n in match_choices(session["match_code"]))
+        rows: tuple[tuple[Button, ...], ...] = (numbers, (reject,))
+        question = texts.text("prompt_match_question", language)
+    else:
+        rows = ((Button(texts.text("button_approve", language), f"{APPROVE}:{session_pk}"), reject),)
+        question = texts.text("prompt_question", language)
+    not_me = Button(texts.text("button_not_me", language), f"{NOT_ME}:{session_pk}")
     text = "\n\n".join(
         (
             texts.text("prompt_title", language, site=site_name),
-            texts.text("prompt_question", language),
+            question,
             _details(session, language),
             texts.text("prompt_hint", language),
         )
     )
-    return Message(text, (row,))
+    return Message(text, (*rows, (not_me,)))
+
+
+def login_notice(session: dict[str, Any], language: str, site_name: str) -> Message:
+    """Compose the "New login" message sent after an approval: who, from where, when, and what to do if not you."""
+    title = texts.text("notice_title", language, site=site_name)
+    details = _details(session, language, session.get("decided_at"))
+    return Message(f"{title}\n\n{details}\n\n{texts.text('notice_hint', language)}")
 
 
 def closed_prompt(session: dict[str, Any], status: str, language: str, site_name: str) -> Message:

@@ -67,13 +67,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "🌐 IP: {ip}\n💻 Браузер: {browser}\n🕒 Время: {time}",
         "en": "🌐 IP: {ip}\n💻 Browser: {browser}\n🕒 Time: {time}",
     },
+    "prompt_match_question": {
+        "ru": "Это вы входите? Тогда нажмите число, которое показывает сайт.",
+        "en": "Is this you logging in? Then tap the number the website shows.",
+    },
     "prompt_hint": {
-        "ru": "Если это не вы, нажмите «Отклонить».",
-        "en": "If it wasn't you, tap Reject.",
+        "ru": "Вход начали не вы? Нажмите «Это был не я».",
+        "en": "Didn't start this login? Tap \"It wasn't me\".",
     },
     "unknown_value": {"ru": "неизвестно", "en": "unknown"},
     "button_approve": {"ru": "✅ Да, это я", "en": "✅ Yes, it's me"},
     "button_reject": {"ru": "❌ Отклонить", "en": "❌ Reject"},
+    "button_not_me": {"ru": "🚨 Это был не я", "en": "🚨 It wasn't me"},
     "outcome_approved": {"ru": "✅ Вход подтверждён.", "en": "✅ Login approved."},
     "outcome_rejected": {"ru": "❌ Вход отклонён.", "en": "❌ Login rejected."},
     "outcome_expired": {"ru": "⌛ Время на подтверждение истекло.", "en": "⌛ This login request has expired."},
@@ -90,6 +95,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "This request has already been answered.",
     },
     "answer_not_found": {"ru": "Этот запрос больше не существует.", "en": "This request no longer exists."},
+    "answer_wrong_number": {
+        "ru": "Это не то число, что на сайте: вход отклонён. Новые запросы на вход придут не раньше чем через {minutes} мин.",
+        "en": "That's not the number on the website: the login is rejected. No new login requests for {minutes} min.",
+    },
+    "answer_not_me": {
+        "ru": "Вход отклонён, запросы на вход приостановлены.",
+        "en": "Login rejected; login requests are paused.",
+    },
     "answer_error": {
         "ru": "Не получилось, попробуйте ещё раз через минуту.",
         "en": "Something went wrong, please try again in a minute.",
@@ -98,6 +111,104 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Привязать номер телефона для входа на сайт",
         "en": "Link your phone number to sign in to the website",
     },
+    "command_sessions": {"ru": "Мои активные входы", "en": "My active logins"},
+    "command_logout_all": {"ru": "Завершить все входы", "en": "End all my logins"},
+    "command_unlink": {"ru": "Забыть мой номер", "en": "Forget my phone number"},
+    "command_help": {"ru": "Что умеет бот", "en": "What this bot can do"},
+    "help": {
+        "ru": "Я подтверждаю входы на сайт {site}: когда кто-то вводит ваш номер, я спрашиваю вас.\n\n"
+        "/start — привязать номер телефона\n"
+        "/sessions — активные входы (и завершить любой)\n"
+        "/logout_all — завершить все входы\n"
+        "/unlink — забыть мой номер\n"
+        "/help — эта справка",
+        "en": "I confirm logins to {site}: when someone enters your number, I ask you.\n\n"
+        "/start — link your phone number\n"
+        "/sessions — your active logins (and end any of them)\n"
+        "/logout_all — end all your logins\n"
+        "/unlink — forget my phone number\n"
+        "/help — this help",
+    },
+    "not_linked": {
+        "ru": "К вашему Telegram не привязан номер телефона. Отправьте /start, чтобы привязать его.",
+        "en": "No phone number is linked to your Telegram. Send /start to link one.",
+    },
+    "notice_title": {"ru": "🔓 Новый вход на сайт {site}", "en": "🔓 New login to {site}"},
+    "notice_hint": {
+        "ru": "Это были не вы? /logout_all завершит все входы, /sessions покажет их.",
+        "en": "Wasn't you? /logout_all ends all your logins, /sessions shows them.",
+    },
+    "not_me_intro": {
+        "ru": "🚨 Вход отклонён. Без вашего Telegram войти по вашему номеру нельзя: кто-то мог лишь ввести его на сайте.",
+        "en": "🚨 Login rejected. Nobody can log in with your number without your Telegram: "
+        "someone could only type it on the website.",
+    },
+    "prompts_paused_until": {
+        "ru": "⏸ Запросы на вход по вашему номеру приостановлены до {time}.",
+        "en": "⏸ Login requests for your number are paused until {time}.",
+    },
+    "prompts_on": {"ru": "▶️ Запросы на вход снова приходят.", "en": "▶️ Login requests are on again."},
+    "active_logins_count": {
+        "ru": "Активных входов на сайте: {count}.",
+        "en": "Active logins on the website: {count}.",
+    },
+    "button_end_all_logins": {"ru": "🚫 Завершить все входы", "en": "🚫 End all my logins"},
+    "button_resume_prompts": {"ru": "▶️ Возобновить запросы сейчас", "en": "▶️ Resume login requests now"},
+    "answer_logins_ended": {"ru": "Завершено входов: {count}", "en": "Logins ended: {count}"},
+    "answer_resumed": {"ru": "Запросы на вход возобновлены", "en": "Login requests resumed"},
+    "held_paused": {
+        "ru": "Запросы на вход по вашему номеру приостановлены до {time}, потому что вы отметили вход как чужой. "
+        "Если этот вход ваш, возобновите запросы и начните вход на сайте заново.",
+        "en": "Login requests for your number are paused until {time} because you reported a login that wasn't you. "
+        "If this login is yours, resume requests and start the login on the website again.",
+    },
+    "held_cooldown": {
+        "ru": "После неверного числа новые запросы на вход придут не раньше {time}. Тогда начните вход на сайте заново.",
+        "en": "After a wrong number, no new login requests until {time}. Then start the login on the website again.",
+    },
+    "resumed": {
+        "ru": "▶️ Запросы на вход возобновлены. Начните вход на сайте заново.",
+        "en": "▶️ Login requests are on again. Start the login on the website again.",
+    },
+    "start_withheld": {
+        "ru": "Этот вход начат, пока запросы были приостановлены, поэтому подтвердить его нельзя. "
+        "Начните вход на сайте заново.",
+        "en": "This login was started while login requests were paused, so it can't be confirmed. "
+        "Please start the login on the website again.",
+    },
+    "sessions_title": {"ru": "Ваши активные входы (сначала новые):", "en": "Your active logins (newest first):"},
+    "sessions_line": {
+        "ru": "{number}. {browser}\n    IP {ip}, вход {time}",
+        "en": "{number}. {browser}\n    IP {ip}, logged in {time}",
+    },
+    "sessions_more": {"ru": "…и ещё {count}.", "en": "…and {count} more."},
+    "sessions_hint": {
+        "ru": "Кнопка с номером завершает этот вход; /logout_all — все сразу.",
+        "en": "A numbered button ends that login; /logout_all ends them all.",
+    },
+    "no_active_logins": {"ru": "Активных входов нет.", "en": "You have no active logins."},
+    "button_end_login": {"ru": "🚫 Завершить {number}", "en": "🚫 End {number}"},
+    "answer_login_ended": {"ru": "Вход завершён", "en": "Login ended"},
+    "answer_login_gone": {"ru": "Этот вход уже завершён.", "en": "This login has already ended."},
+    "logout_all_confirm": {
+        "ru": "Завершить все входы ({count})? На сайте придётся войти заново.",
+        "en": "End all your logins ({count})? You'll have to log in to the website again.",
+    },
+    "button_confirm_logout_all": {"ru": "🚫 Да, завершить все", "en": "🚫 Yes, end them all"},
+    "logged_out_all": {"ru": "✅ Завершено входов: {count}.", "en": "✅ Logins ended: {count}."},
+    "unlink_confirm": {
+        "ru": "Забыть номер {phone}? Все ваши входы завершатся, ожидающие запросы будут отклонены. "
+        "Чтобы снова входить через Telegram, нужно будет заново поделиться номером.",
+        "en": "Forget {phone}? All your logins end and pending requests are rejected. "
+        "To log in with Telegram again, you'll have to share your number again.",
+    },
+    "button_confirm_unlink": {"ru": "🗑 Да, забыть номер", "en": "🗑 Yes, forget my number"},
+    "unlinked": {
+        "ru": "✅ Номер {phone} забыт, все входы завершены. /start — привязать номер снова.",
+        "en": "✅ {phone} is forgotten and all your logins are ended. /start links a number again.",
+    },
+    "button_cancel": {"ru": "Отмена", "en": "Cancel"},
+    "action_cancelled": {"ru": "Хорошо, ничего не изменилось.", "en": "OK, nothing has changed."},
 }
 
 

@@ -91,6 +91,19 @@ def revoke(conn, family_id: str, reason: str) -> Row | None:
         return cur.fetchone()
 
 
+def revoke_for_user(conn, family_id: str, user_id: int, reason: str) -> Row | None:
+    """Revoke one live login of this user only; None if it isn't theirs or already ended."""
+    if not _is_uuid(family_id):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE token_families SET revoked_at = now(), revoked_reason = %s"
+            " WHERE id = %s AND user_id = %s AND revoked_at IS NULL RETURNING *",
+            (reason, family_id, user_id),
+        )
+        return cur.fetchone()
+
+
 def is_active(conn, family_id: str) -> bool:
     """Tell whether tokens of this family may still be used."""
     if not _is_uuid(family_id):

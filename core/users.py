@@ -109,6 +109,13 @@ def link(
         return LinkResult(LinkOutcome.LINKED, cur.fetchone())
 
 
+def delete(conn, user_id: int) -> Row | None:
+    """Forget a user: the phone-to-Telegram link and profile (their token families go with it)."""
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM users WHERE id = %s RETURNING *", (user_id,))
+        return cur.fetchone()
+
+
 def public_profile(user: Row) -> dict[str, Any]:
     """Return the user as the API shows it (`/api/auth/me` and the status answer)."""
     return {

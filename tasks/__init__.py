@@ -13,6 +13,7 @@ app.config_from_object("celeryconfig")
 SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
 UPDATE_PROMPT = "tasks.update_prompt"
 EXPIRE_SESSION = "tasks.expire_session"
+SEND_LOGIN_NOTICE = "tasks.send_login_notice"
 
 
 def enqueue_approval_prompt(session_pk: str) -> None:
@@ -28,3 +29,8 @@ def enqueue_prompt_update(session_pk: str) -> None:
 def enqueue_expiry(session_pk: str, countdown: float) -> None:
     """Ask a worker to expire a session when its time is up."""
     app.send_task(EXPIRE_SESSION, args=[str(session_pk)], countdown=countdown)
+
+
+def enqueue_login_notice(session_pk: str) -> None:
+    """Ask a worker to tell the person in Telegram about the login they just approved."""
+    app.send_task(SEND_LOGIN_NOTICE, args=[str(session_pk)])

@@ -1,4 +1,5 @@
-"""The worker's tasks: send a session's approval prompt, edit it once decided, expire the session.
+"""The worker's tasks: send a session's approval prompt, edit it once decided, expire the session,
+and tell the person about a login they approved.
 
 Tasks take a session id, read the truth from Postgres, and are idempotent (`acks_late`: a task
 may run twice). Telegram 5xx and timeouts are retried with backoff, 429 after exactly the
@@ -6,6 +7,7 @@ may run twice). Telegram 5xx and timeouts are retried with backoff, 429 after ex
 
 Redis keys keep copies of these tasks from stepping on each other:
 - `prompt-lock:<id>` (60 s) while a prompt is being sent, so two copies never both send;
+- `login-notice-lock:<id>` (60 s) likewise for the "New login" notice;
 - `prompt-closed:<id>` names the one task that edits the prompt to its outcome, so a prompt is
   never edited twice (Telegram refuses an edit that changes nothing with a 400);
 - `telegram-flood-wait:<chat>` lives as long as Telegram's last `retry_after` for that chat, so
@@ -29,9 +31,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.warnings import PTBDeprecationWarning
 
 from botrunner import keyboards
-from core import auth_sessions, db, events, prompts, redis_client, users
+from core import auth_sessions, db, events, prompt_holds, prompts, redis_client, users
 from core.settings import get_settings
-from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, UPDATE_PROMPT, app, telegram_client
+from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, telegram_client
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
 
 def _prompt_target(session_pk: str) -> tuple[Row, Row] | None:
     """Return the session and its linked user when a prompt should be sent now, else None."""
+    hold = None
     with db.transaction() as conn:
         session = auth_sessions.get(conn, session_pk)
         if (
@@ -113,10 +116,21 @@ def _prompt_target(session_pk: str) -> tuple[Row, Row] | None:
             or session["status"] != auth_sessions.PENDING
             or session["overdue"]
             or session["prompt_message_id"] is not None
+            or session["prompt_withheld"] is not None
         ):
             return None
         # No linked user yet: the bot enqueues this task again once the contact is shared.
         user = users.get_by_phone(conn, session["phone_number"])
+        if user is not None:
+            hold = prompt_holds.current(conn, user["id"])
+            # Held back for good: a prompt sent once the hold ends would reach the person out of
+            # context, maybe from the very attacker they just stopped. The website sees the login
+            # stay pending until it expires, as for a phone nobody linked (no enumeration).
+            if hold is not None and not auth_sessions.withhold_prompt(conn, session_pk, hold.reason):
+                return None
+    if hold is not None:
+        events.emit("prompt_withheld", session=session_pk, telegram_id=user["telegram_id"], reason=hold.reason)
+        return None
     return (session, user) if user is not None else None
 
 
@@ -270,3 +284,64 @@ def _claim_close(session_pk: str, owner: str, may_claim: bool) -> bool:
         # A second edit answered "not modified" is better than stale buttons.
         log.warning("no claim on prompt of session %s (Redis unavailable); editing anyway", session_pk)
         return may_claim
+
+
+@app.task(name=SEND_LOGIN_NOTICE, bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def send_login_notice(self: Task, session_pk: str) -> None:
+    """Send the "New login" message about an approved session to the account that approved it, once."""
+    if _notice_target(session_pk) is None:
+        return
+    lock = _redis().lock(f"login-notice-lock:{session_pk}", timeout=SEND_LOCK_SECONDS)
+    try:
+        acquired = lock.acquire(blocking=False)
+    except redis.RedisError as exc:
+        raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc)
+    if not acquired:
+        raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS)
+    try:
+        _send_notice_locked(self, session_pk)
+    finally:
+        with contextlib.suppress(redis.RedisError, LockError):
+            lock.release()
+
+
+def _notice_target(session_pk: str) -> tuple[Row, Row] | None:
+    """Return an approved session and the user who approved it while its notice is unsent, else None."""
+    with db.transaction() as conn:
+        session = auth_sessions.get(conn, session_pk)
+        if (
+            session is None
+            or session["status"] not in (auth_sessions.APPROVED, auth_sessions.CONSUMED)
+            or session["login_notice_message_id"] is not None
+            or session["user_id"] is None
+        ):
+            return None
+        user = users.get(conn, session["user_id"])
+    return (session, user) if user is not None else None
+
+
+def _send_notice_locked(task: Task, session_pk: str) -> None:
+    target = _notice_target(session_pk)  # again, under the lock: another copy may have just sent it
+    if target is None:
+        return
+    session, user = target
+    settings = get_settings()
+    language = session["prompt_language"] or prompts.language_for(user, settings.bot_default_language)
+    message = prompts.login_notice(session, language, settings.site_name)
+    chat_id = user["telegram_id"]
+    bot = telegram_client.bot()
+    try:
+        _wait_out_flood_control(chat_id)
+        sent = telegram_client.run(bot.send_message(chat_id, message.text))
+    except TelegramError as exc:
+        _remember_flood_control(chat_id, exc)
+        events.emit("login_notice_failed", session=session_pk, reason=_retry_or_reason(task, exc))
+        return
+    with db.transaction() as conn:
+        recorded = auth_sessions.record_login_notice(conn, session_pk, sent.message_id)
+    if not recorded:
+        log.warning("session %s already had its login notice; deleting the duplicate", session_pk)
+        with contextlib.suppress(TelegramError):
+            telegram_client.run(bot.delete_message(chat_id, sent.message_id))
+        return
+    events.emit("login_notice_sent", session=session_pk, telegram_id=chat_id, message_id=sent.message_id)

@@ -108,7 +108,8 @@ def worker_env(
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     client = redis.Redis.from_url(bot_settings.redis_url)
-    stale = [*client.scan_iter("prompt-*"), *client.scan_iter("telegram-flood-wait:*"), CELERY_QUEUE]
+    stale = [*client.scan_iter("prompt-*"), *client.scan_iter("login-notice-*"), *client.scan_iter("telegram-flood-wait:*"),
+             CELERY_QUEUE]
     client.delete(*stale)
     client.close()
     telegram_client.shutdown()
@@ -244,7 +245,7 @@ def retries(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         seen.append({"task": self.name, **kwargs})
         raise Retry(exc=kwargs.get("exc"), when=kwargs.get("countdown"))
 
-    for name in (tasks.SEND_APPROVAL_PROMPT, tasks.UPDATE_PROMPT, tasks.EXPIRE_SESSION):
+    for name in (tasks.SEND_APPROVAL_PROMPT, tasks.UPDATE_PROMPT, tasks.EXPIRE_SESSION, tasks.SEND_LOGIN_NOTICE):
         monkeypatch.setattr(type(tasks.app.tasks[name]), "retry", record)
     return seen
 

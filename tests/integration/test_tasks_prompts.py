@@ -30,8 +30,9 @@ def test_prompt_is_sent_once_with_approve_then_reject_in_one_row(kit: Kit, fake_
     send_approval_prompt.apply(args=[session_pk])
 
     [message] = fake_telegram.bot_messages(user["telegram_id"])
-    [row] = message["reply_markup"]["inline_keyboard"]
+    row, [not_me] = message["reply_markup"]["inline_keyboard"]
     assert [button["callback_data"] for button in row] == [f"ap:{session_pk}", f"rj:{session_pk}"]
+    assert not_me["callback_data"] == f"nm:{session_pk}"
     assert row[0]["text"] == texts.text("button_approve", "en")
     assert "203.0.113.7" in message["text"]
     stored = kit.session_row(session_pk)

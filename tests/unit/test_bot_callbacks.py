@@ -31,13 +31,41 @@ def test_unparseable_callback_data_is_none(data):
     assert prompts.parse_callback(data) is None
 
 
-@pytest.mark.parametrize("action", [prompts.APPROVE, prompts.REJECT])
+@pytest.mark.parametrize("action", [prompts.APPROVE, prompts.REJECT, prompts.NOT_ME])
 def test_callback_data_names_the_action_and_session(action):
     assert prompts.parse_callback(f"{action}:{SESSION_PK}") == prompts.Callback(action, SESSION_PK)
 
 
+@pytest.mark.parametrize("number", ["10", "47", "99"])
+def test_a_number_tap_names_the_session_and_the_number(number):
+    assert prompts.parse_callback(f"mt:{SESSION_PK}:{number}") == prompts.Callback(prompts.MATCH, SESSION_PK, number)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"mt:{SESSION_PK}",
+        f"mt:{SESSION_PK}:",
+        f"mt:{SESSION_PK}:7",
+        f"mt:{SESSION_PK}:07",
+        f"mt:{SESSION_PK}:100",
+        f"mt:{SESSION_PK}:4a",
+        f"mt:{SESSION_PK}:٤٧",  # Arabic-Indic digits pass str.isdigit()
+        f"mt:{SESSION_PK}:47:1",
+        f"nm:{SESSION_PK}:47",
+        f"ap:{SESSION_PK.upper()}",
+        f"ap:{{{SESSION_PK}}}",
+        f"ap:{SESSION_PK.replace('-', '')}",
+        f"nm:urn:uuid:{SESSION_PK}",
+    ],
+)
+def test_malformed_number_and_session_parts_are_none(data):
+    assert prompts.parse_callback(data) is None
+
+
 def test_callback_data_fits_telegrams_64_bytes():
     assert len(f"{prompts.APPROVE}:{SESSION_PK}".encode()) <= 64
+    assert len(f"{prompts.MATCH}:{SESSION_PK}:99".encode()) <= 64
 
 
 @pytest.mark.parametrize("token", ["a", "A-z_0" * 12 + "9999", "Zm9vYmFy_-"])
@@ -47,7 +75,7 @@ def test_deep_link_payloads_telegram_allows_are_accepted(token):
 
 @pytest.mark.parametrize("token", ["", "x" * 65, "a b", "a+b", "абв", "a/b", "a\n"])
 def test_other_payloads_are_refused_before_the_database(token):
-    assert handlers._deep_link(token, 1) == (handlers.DeepLink.INVALID, None)
+    assert handlers._deep_link(token, 1) == handlers.DeepLinkOutcome(handlers.DeepLink.INVALID)
 
 
 def language_for(configured: str, user_language: str | None) -> str:

@@ -11,16 +11,19 @@ def pending_session() -> dict:
         "created_at": datetime(2026, 11, 27, 10, 30, tzinfo=timezone.utc),
         "client_ip": "203.0.113.7",
         "user_agent": None,
+        "approval_mode": "simple",
+        "match_code": None,
     }
 
 
-def test_prompt_buttons_become_one_inline_row_approve_first():
+def test_prompt_buttons_become_inline_rows_approve_first_then_not_me():
     session = pending_session()
     markup = keyboards.inline_markup(prompts.approval_prompt(session, "en", "Dance of Mind"))
-    [row] = markup.inline_keyboard
+    row, [not_me] = markup.inline_keyboard
     assert [b.text for b in row] == [texts.text("button_approve", "en"), texts.text("button_reject", "en")]
     assert [b.callback_data for b in row] == [f"ap:{session['id']}", f"rj:{session['id']}"]
-    assert all(b.url is None for b in row)
+    assert (not_me.text, not_me.callback_data) == (texts.text("button_not_me", "en"), f"nm:{session['id']}")
+    assert all(b.url is None for b in (*row, not_me))
 
 
 def test_every_row_of_a_message_is_kept_in_order():

@@ -1,3 +1,4 @@
+import collections
 import uuid
 from datetime import datetime, timezone
 
@@ -16,6 +17,8 @@ def session(**overrides):
         "created_at": datetime(2026, 11, 27, 10, 30, tzinfo=timezone.utc),
         "client_ip": "203.0.113.7",
         "user_agent": CHROME_ON_WINDOWS,
+        "approval_mode": "simple",
+        "match_code": None,
     }
     row.update(overrides)
     return row
@@ -29,20 +32,73 @@ def test_prompt_names_site_ip_browser_and_time():
     assert "2026-11-27 10:30 UTC" in message.text
 
 
-def test_simple_prompt_has_one_row_approve_first():
+def test_simple_prompt_has_approve_and_reject_in_one_row_then_not_me():
     row = session()
     message = prompts.approval_prompt(row, "ru", "Dance of Mind")
-    assert len(message.buttons) == 1
-    approve, reject = message.buttons[0]
+    (approve, reject), (not_me,) = message.buttons
     assert prompts.parse_callback(approve.callback_data) == prompts.Callback(prompts.APPROVE, str(row["id"]))
     assert prompts.parse_callback(reject.callback_data) == prompts.Callback(prompts.REJECT, str(row["id"]))
+    assert prompts.parse_callback(not_me.callback_data) == prompts.Callback(prompts.NOT_ME, str(row["id"]))
     assert approve.label == texts.text("button_approve", "ru")
+    assert not_me.label == texts.text("button_not_me", "ru")
+    assert texts.text("prompt_question", "ru") in message.text
 
 
-def test_callback_data_fits_telegram_limit():
-    message = prompts.approval_prompt(session(), "en", "x")
-    for button in message.buttons[0]:
-        assert 1 <= len(button.callback_data.encode()) <= 64
+def match_session(code: str = "47"):
+    return session(approval_mode="match", match_code=code)
+
+
+def test_match_prompt_offers_three_distinct_numbers_one_of_them_the_code():
+    row = match_session("47")
+    message = prompts.approval_prompt(row, "en", "Dance of Mind")
+    numbers, (reject,), (not_me,) = message.buttons
+    picked = [prompts.parse_callback(b.callback_data) for b in numbers]
+    assert [p.action for p in picked] == [prompts.MATCH] * 3
+    assert all(p.session_pk == str(row["id"]) for p in picked)
+    assert [b.label for b in numbers] == [p.number for p in picked]  # the label is the number it sends
+    assert len(set(b.label for b in numbers)) == 3 and "47" in [b.label for b in numbers]
+    assert all(prompts.is_match_number(b.label) for b in numbers)
+    assert prompts.parse_callback(reject.callback_data) == prompts.Callback(prompts.REJECT, str(row["id"]))
+    assert prompts.parse_callback(not_me.callback_data) == prompts.Callback(prompts.NOT_ME, str(row["id"]))
+    # No Approve button: only the number approves.
+    assert all(prompts.parse_callback(b.callback_data).action != prompts.APPROVE for r in message.buttons for b in r)
+    assert texts.text("prompt_match_question", "en") in message.text
+    assert "47" not in message.text  # the code is shown by the website, never by the prompt
+
+
+def test_match_code_lands_in_every_position_and_decoys_vary():
+    positions = collections.Counter()
+    decoys = set()
+    for _ in range(300):
+        labels = [b.label for b in prompts.approval_prompt(match_session("10"), "en", "x").buttons[0]]
+        positions[labels.index("10")] += 1
+        decoys.update(label for label in labels if label != "10")
+    assert set(positions) == {0, 1, 2}  # 3 * (2/3)**300 chance to miss a position: never
+    assert len(decoys) > 20
+
+
+def test_a_match_session_without_a_code_is_refused():
+    with pytest.raises(ValueError):
+        prompts.approval_prompt(match_session(None), "en", "x")
+
+
+@pytest.mark.parametrize("mode", ["simple", "match"])
+def test_callback_data_fits_telegram_limit(mode):
+    message = prompts.approval_prompt(session(approval_mode=mode, match_code="99"), "en", "x")
+    for row in message.buttons:
+        for button in row:
+            assert 1 <= len(button.callback_data.encode()) <= 64
+
+
+def test_login_notice_names_site_browser_ip_and_approval_time_without_buttons():
+    decided = datetime(2026, 11, 27, 10, 31, tzinfo=timezone.utc)
+    message = prompts.login_notice(session(decided_at=decided), "en", "Dance of Mind")
+    assert message.buttons == ()
+    assert message.text.startswith(texts.text("notice_title", "en", site="Dance of Mind"))
+    assert "Chrome 120, Windows 10" in message.text and "203.0.113.7" in message.text
+    assert "2026-11-27 10:31 UTC" in message.text
+    assert "/logout_all" in message.text
+    assert "/logout_all" in prompts.login_notice(session(decided_at=decided), "ru", "x").text
 
 
 @pytest.mark.parametrize("data", [None, "", "ap", "ap:", "ap:not-a-uuid", "xx:" + str(uuid.uuid4()), "ap:" + str(uuid.uuid4()) + "x"])

@@ -1,0 +1,176 @@
+"""The account commands: /sessions, /logout_all, /unlink, /help, and the buttons they (and
+"It wasn't me") send.
+
+Everything acts on the account linked to the Telegram user who sent the command or tapped the
+button, looked up afresh on every update: the callback data never names whose data to touch.
+Commands answer in private chats only (app.py), so a list of logins is never shown in a group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+import tasks
+from botrunner import keyboards
+from botrunner.handlers import language_of, settings_of
+from core import account_menu, auth_sessions, db, events, prompt_holds, texts, token_families, users
+from core.account_menu import AccountCallback
+from core.prompts import Message
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ButtonResult:
+    """What an account button did: the message to show in its place, the toast, sessions to close."""
+
+    message: Message
+    answer: str | None = None
+    rejected_sessions: tuple[str, ...] = ()
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands."""
+    language = language_of(update, context)
+    await _reply(update, account_menu.help_message(language, settings_of(context).site_name))
+
+
+async def sessions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the sender's active logins, newest first, each with a button that ends it."""
+    language = language_of(update, context)
+    user, families = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    await _reply(update, account_menu.sessions_list(families, language) if user else account_menu.not_linked(language))
+
+
+async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask the sender to confirm ending all of their logins."""
+    language = language_of(update, context)
+    user, families = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    if user is None:
+        await _reply(update, account_menu.not_linked(language))
+        return
+    await _reply(update, account_menu.logout_all_confirmation(len(families), language))
+
+
+async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask the sender to confirm forgetting their phone number."""
+    language = language_of(update, context)
+    user, _ = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    if user is None:
+        await _reply(update, account_menu.not_linked(language))
+        return
+    await _reply(update, account_menu.unlink_confirmation(user["phone_number"], language))
+
+
+def _active_logins(telegram_id: int) -> tuple[Row | None, list[Row]]:
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, telegram_id)
+        return user, token_families.active_for_user(conn, user["id"]) if user else []
+
+
+async def _reply(update: Update, message: Message) -> None:
+    await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))
+
+
+async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Carry out an account button for the Telegram user who tapped it; answer the tap once."""
+    query = update.callback_query
+    callback = account_menu.parse_callback(query.data)
+    language = language_of(update, context)
+    if callback is None:
+        await query.answer()
+        return
+    try:
+        result = await asyncio.to_thread(_act, callback, query.from_user.id, language)
+    except Exception:
+        await query.answer(texts.text("answer_error", language))
+        raise
+    try:
+        await _show(query, result.message)
+    finally:
+        await query.answer(result.answer)
+    if result.rejected_sessions:
+        await asyncio.to_thread(_close_prompts, result.rejected_sessions)
+
+
+def _act(callback: AccountCallback, telegram_id: int, language: str) -> ButtonResult:
+    """Do what the button says, to the tapper's own account, in one transaction."""
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, telegram_id)
+        if user is None:
+            return ButtonResult(account_menu.not_linked(language))
+        if callback.action == account_menu.CANCEL:
+            return ButtonResult(account_menu.cancelled(language))
+        if callback.action == account_menu.END_LOGIN:
+            assert callback.family_id is not None
+            # Only a login of the tapper's own: the family id in the data is checked against them.
+            ended = token_families.revoke_for_user(conn, callback.family_id, user["id"], "bot_end_login")
+            remaining = token_families.active_for_user(conn, user["id"])
+            if ended is not None:
+                events.emit("login_ended", user=user["id"], family=callback.family_id, via="bot")
+            answer = texts.text("answer_login_ended" if ended else "answer_login_gone", language)
+            return ButtonResult(account_menu.sessions_list(remaining, language), answer)
+        if callback.action in (account_menu.LOGOUT_ALL, account_menu.OFFER_END_ALL):
+            count = token_families.revoke_all_for_user(conn, user["id"], "bot_logout_all")
+            events.emit("logout_all", user=user["id"], count=count, via="bot")
+            answer = texts.text("answer_logins_ended", language, count=count)
+            if callback.action == account_menu.LOGOUT_ALL:
+                return ButtonResult(account_menu.logged_out_all(count, language), answer)
+            return ButtonResult(account_menu.not_me_offer(_paused_until(conn, user), 0, language), answer)
+        if callback.action == account_menu.UNLINK:
+            return _unlink(conn, user, language)
+        # OFFER_RESUME or RESUME
+        prompt_holds.resume(conn, user["id"])
+        events.emit("prompts_resumed", user=user["id"])
+        answer = texts.text("answer_resumed", language)
+        if callback.action == account_menu.RESUME:
+            return ButtonResult(account_menu.resumed(language), answer)
+        active = len(token_families.active_for_user(conn, user["id"]))
+        return ButtonResult(account_menu.not_me_offer(None, active, language), answer)
+
+
+def _paused_until(conn, user: Row) -> Any:
+    hold = prompt_holds.current(conn, user["id"])
+    return hold.until if hold is not None and hold.reason == prompt_holds.PAUSED else None
+
+
+def _unlink(conn, user: Row, language: str) -> ButtonResult:
+    """Forget the user: end every login, reject the phone's pending logins, delete the link."""
+    count = token_families.revoke_all_for_user(conn, user["id"], "unlinked")
+    rejected = auth_sessions.reject_pending_for_phone(conn, user["phone_number"])
+    users.delete(conn, user["id"])
+    events.emit("phone_unlinked", user=user["id"], phone=user["phone_number"], logins_ended=count,
+                rejected=len(rejected))
+    return ButtonResult(
+        account_menu.unlinked(user["phone_number"], language),
+        None,
+        tuple(str(row["id"]) for row in rejected),
+    )
+
+
+async def _show(query: CallbackQuery, message: Message) -> None:
+    """Replace the tapped message with the result (its buttons go, or are redrawn)."""
+    try:
+        await query.edit_message_text(message.text, reply_markup=keyboards.inline_markup(message))
+    except BadRequest as exc:
+        # A double tap redraws the same state ("not modified"); a message older than 48 h can't
+        # be edited: the toast still says what happened.
+        log.info("account message not edited: %s", exc)
+
+
+def _close_prompts(session_pks: tuple[str, ...]) -> None:
+    """Have the worker close the prompts of sessions rejected here (best effort)."""
+    try:
+        for session_pk in session_pks:
+            tasks.enqueue_prompt_update(session_pk)
+    except Exception:  # the broker is down: the sessions are rejected anyway, their buttons refused
+        log.warning("could not enqueue prompt updates", exc_info=True)
