@@ -24,13 +24,63 @@ def environment(monkeypatch):
     get_settings.cache_clear()
 
 
-def test_webhook_mode_is_not_supported_yet(environment, caplog, monkeypatch):
+def test_webhook_mode_without_a_secret_refuses_to_start(environment, caplog, monkeypatch):
     environment.setenv("BOT_MODE", "webhook")
+    environment.setenv("WEBHOOK_URL", "https://bot.example.com/telegram")
     get_settings.cache_clear()
     monkeypatch.setattr(runner, "build_application", lambda settings: pytest.fail("must not start"))
     with caplog.at_level(logging.ERROR):
         assert runner.main() == 2
-    assert "BOT_MODE=webhook is not supported yet" in caplog.text
+    assert "refusing to start the bot process:" in caplog.text
+    assert "WEBHOOK_SECRET must be 1-256 characters" in caplog.text
+
+
+def test_production_bot_refuses_a_default_database_password(environment, caplog, monkeypatch):
+    environment.setenv("DATABASE_URL", "postgresql://app:changeme@db.internal/dance")
+    get_settings.cache_clear()
+    monkeypatch.setattr(runner, "build_application", lambda settings: pytest.fail("must not start"))
+    with caplog.at_level(logging.ERROR):
+        assert runner.main() == 2
+    assert "DATABASE_URL uses a default database password" in caplog.text
+    assert "changeme" not in caplog.text
+
+
+class FakeApplication:
+    """Records how main() runs the application."""
+
+    def __init__(self) -> None:
+        self.handlers: list[tuple[object, int]] = []
+        self.started: dict[str, object] = {}
+
+    def add_handler(self, handler: object, group: int = 0) -> None:
+        self.handlers.append((handler, group))
+
+    def run_polling(self, **options: object) -> None:
+        self.started = {"mode": "polling", **options}
+
+    def run_webhook(self, **options: object) -> None:
+        self.started = {"mode": "webhook", **options}
+
+
+def test_webhook_mode_serves_the_url_path_with_the_secret(environment, monkeypatch):
+    secret = "s" * 43
+    environment.setenv("BOT_MODE", "webhook")
+    environment.setenv("WEBHOOK_URL", "https://bot.example.com/telegram/updates")
+    environment.setenv("WEBHOOK_SECRET", secret)
+    get_settings.cache_clear()
+    application = FakeApplication()
+    monkeypatch.setattr(runner, "build_application", lambda settings: application)
+    assert runner.main() == 0
+    assert application.started == {
+        "mode": "webhook",
+        "listen": "127.0.0.1",
+        "port": 8443,
+        "url_path": "telegram/updates",
+        "webhook_url": "https://bot.example.com/telegram/updates",
+        "secret_token": secret,
+        "allowed_updates": ["message", "callback_query"],
+    }
+    assert [group for _, group in application.handlers] == [-1]  # duplicates are dropped first
 
 
 def test_missing_token_is_named(environment, caplog, monkeypatch):
@@ -43,13 +93,9 @@ def test_missing_token_is_named(environment, caplog, monkeypatch):
 
 
 def test_polling_starts_with_only_the_updates_it_handles(environment, monkeypatch):
-    started = {}
-
-    class FakeApplication:
-        def run_polling(self, **options):
-            started.update(options)
-
-    monkeypatch.setattr(runner, "build_application", lambda settings: FakeApplication())
+    application = FakeApplication()
+    monkeypatch.setattr(runner, "build_application", lambda settings: application)
     assert runner.main() == 0
-    assert started == {"allowed_updates": ["message", "callback_query"]}
+    assert application.started == {"mode": "polling", "allowed_updates": ["message", "callback_query"]}
+    assert [group for _, group in application.handlers] == [-1]  # duplicates dropped after a restart too
     assert logging.getLogger("httpx").level == logging.WARNING
