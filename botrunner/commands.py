@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import CallbackQuery, Update
+from telegram import Message as TelegramMessage
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -158,12 +159,16 @@ def _unlink(conn, user: Row, language: str) -> ButtonResult:
 
 
 async def _show(query: CallbackQuery, message: Message) -> None:
-    """Replace the tapped message with the result (its buttons go, or are redrawn)."""
+    """Replace the tapped message with the result (its buttons go, or are redrawn), if it differs."""
+    markup = keyboards.inline_markup(message)
+    current = query.message
+    # A repeated tap redraws the same state; Telegram refuses an edit that changes nothing.
+    if isinstance(current, TelegramMessage) and current.text == message.text and current.reply_markup == markup:
+        return
     try:
-        await query.edit_message_text(message.text, reply_markup=keyboards.inline_markup(message))
+        await query.edit_message_text(message.text, reply_markup=markup)
     except BadRequest as exc:
-        # A double tap redraws the same state ("not modified"); a message older than 48 h can't
-        # be edited: the toast still says what happened.
+        # A message older than 48 h can't be edited: the toast still says what happened.
         log.info("account message not edited: %s", exc)
 
 
