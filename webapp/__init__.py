@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import db
 from core.settings import ConfigError, Settings, get_settings
-from webapp import auth_api, cli, errors, health, jwt_tokens, openapi, requests_json, security_headers
+from webapp import auth_api, cli, errors, health, jwt_tokens, limits, openapi, requests_json, security_headers
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     security_headers.register(app, settings)
     jwt_tokens.configure(app, settings)
+    limits.configure(app, settings)
     app.before_request(requests_json.refuse_oversized_body)
     app.after_request(empty_options_response)
     app.register_blueprint(health.bp)

@@ -13,7 +13,7 @@ from core import auth_sessions, db, events, phones, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, jwt_tokens, openapi, schemas
+from webapp import bot_identity, client_info, jwt_tokens, limits, openapi, schemas
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,14 @@ def forbid_caching(response: Response) -> Response:
 def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     """Start a login for a phone number; answer the same way whether or not it is linked."""
     settings = _settings()
+    limits.check_init_per_ip()
     raw_phone = body.phone_number
     try:
         phone_number = phones.normalize(raw_phone, settings.default_phone_region)
     except InvalidPhoneNumber:
         raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.") from None
+    # Before the user is looked up, so a limited phone gets the same answer, linked or not.
+    limits.check_init_per_phone(phone_number)
     username = bot_identity.bot_username(settings)
     with db.transaction() as conn:
         user = users.get_by_phone(conn, phone_number)
@@ -103,6 +106,8 @@ def session_status(session_id: str) -> Response:
     """Report a login's state; hand out the tokens on the first poll after approval."""
     settings = _settings()
     wait_seconds(request.args.get("wait"))  # TODO(issue 4): long-poll up to `wait` s; answered at once for now.
+    # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
+    limits.check_poll_interval(session_id)
     grant: tuple[dict[str, Any], dict[str, Any]] | None = None
     expired_now = False
     with db.transaction() as conn:
@@ -160,7 +165,12 @@ def cancel_session(session_id: str) -> Response:
 def refresh_tokens(body: schemas.RefreshRequest) -> Response:
     """Spend a refresh token for a new access and refresh token; a spent one ends the login."""
     token = body.refresh_token
-    family_id, jti = jwt_tokens.decode_refresh_token(token)
+    try:
+        family_id, jti = jwt_tokens.decode_refresh_token(token)
+    except ApiError:
+        limits.check_refresh_per_ip()  # guessed or forged tokens spend this IP's budget
+        raise
+    limits.check_refresh_per_family(family_id)
     with db.transaction() as conn:
         rotation = token_families.rotate(conn, family_id, jti)
     if rotation.outcome is RotationOutcome.ROTATED:

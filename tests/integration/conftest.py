@@ -19,6 +19,15 @@ from webapp import create_app
 WEB_TABLES = "users, auth_sessions, token_families"
 ALLOWED_ORIGIN = "https://site.example"
 BOT_USERNAME = "dom_test_bot"
+# These tests start logins and poll far more often than a person would; the real limits are
+# tested in test_web_limits.py (which passes the defaults back in).
+GENEROUS_LIMITS = {
+    "rate_limit_init_per_ip": "100000/minute",
+    "rate_limit_init_per_phone": "100000/minute",
+    "rate_limit_refresh_per_family": "100000/minute",
+    "rate_limit_refresh_per_ip": "100000/minute",
+    "rate_limit_poll_burst": 100000,
+}
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
@@ -84,6 +93,7 @@ def make_app(database_url: str, redis_url: str, fake_queue: FakeQueue, clean_tab
             "db_pool_size": 12,
             "db_pool_wait": 5.0,
             "TESTING": True,
+            **GENEROUS_LIMITS,
         }
         config.update(overrides)
         return create_app(config)

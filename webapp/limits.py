@@ -1,0 +1,184 @@
+"""Rate limits of the login API, kept in Redis so every web process shares them.
+
+- `/init`: RATE_LIMIT_INIT_PER_IP per client IP, then RATE_LIMIT_INIT_PER_PHONE per normalised
+  phone, checked before the phone's user is looked up (the answer can't tell linked phones apart);
+- `/refresh`: RATE_LIMIT_REFRESH_PER_FAMILY per login, RATE_LIMIT_REFRESH_PER_IP for tokens
+  that don't even decode (guessing);
+- `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`.
+
+The counters are flask-limiter's (its "moving-window" strategy: exact, so a client can't get
+twice a limit across a window boundary as with "fixed-window"), on one Limiter per app. The
+checks are explicit calls in the views because their keys (the normalised phone, the token's
+family) are only known inside the view. Every check fails closed: when Redis can't answer within
+its short timeouts, the request gets 503, never a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+import limits
+import limits.errors
+import redis
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from core.errors import ServiceUnavailable
+from core.settings import Settings
+from webapp import client_info
+from webapp.errors import ApiError
+
+EXTENSION = "rate_limits"
+STRATEGY = "moving-window"
+# A dead or hung Redis must cost a request about two seconds, not hang it: short timeouts, and
+# one retry only (redis-py's own default for a client built from a URL is ten, with backoff).
+# A pooled connection that a Redis restart closed is replaced by the pool when it is taken.
+SOCKET_TIMEOUT_SECONDS = 1.0
+POOL_WAIT_SECONDS = 1.0
+MAX_CONNECTIONS = 32
+# A client polling on time may arrive a little early (timers, network jitter): allow that much.
+POLL_TOLERANCE_SECONDS = 0.5
+# The shortest gap between polls that we enforce, whatever POLL_INTERVAL says.
+MIN_POLL_GAP_SECONDS = 0.5
+
+# GCRA (a token bucket in one key): the key holds the "theoretical arrival time" of the next poll
+# in ms; a poll may come `burst` gaps early. Redis's clock, so every web host agrees.
+# Returns 0 when the poll is allowed, else the ms to wait.
+POLL_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gap = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local early = tat - now - burst * gap
+if early > 0 then return early end
+redis.call('SET', KEYS[1], tat + gap, 'PX', tat + gap - now)
+return 0
+"""
+
+REDIS_ERRORS = (redis.RedisError, limits.errors.StorageError)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """One app's limiter, its Redis client and the settings the limits come from."""
+
+    limiter: Limiter
+    redis: redis.Redis
+    poll_script: redis.commands.core.Script
+    settings: Settings
+
+
+def configure(app: Flask, settings: Settings) -> RateLimits:
+    """Give the app its Limiter on Redis; nothing connects until the first check."""
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+    limiter = Limiter(
+        client_info.client_ip,
+        app=app,
+        storage_uri=settings.redis_url,
+        # The limits library builds its client on this pool: one pool, one set of timeouts.
+        storage_options={"connection_pool": pool},
+        strategy=STRATEGY,
+        # Fail closed: a Redis error must reach errors.py (503), never let a request through.
+        swallow_errors=False,
+        in_memory_fallback_enabled=False,
+        headers_enabled=False,  # our 429s set Retry-After themselves
+    )
+    client = redis.Redis(connection_pool=pool)
+    state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings)
+    app.extensions[EXTENSION] = state
+    return state
+
+
+def check_init_per_ip() -> None:
+    """Count a login attempt from this client IP; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_init_per_ip, "init-ip", client_info.client_ip() or "-")
+
+
+def check_init_per_phone(phone_number: str) -> None:
+    """Count a login attempt for this (normalised) phone; raise 429 rate_limited when too many."""
+    state = _state()
+    # Phones are personal data: Redis holds a digest, never the number.
+    _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", _digest(phone_number))
+
+
+def check_refresh_per_family(family_id: str) -> None:
+    """Count a refresh of this login (token family); raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_refresh_per_family, "refresh-family", family_id)
+
+
+def check_refresh_per_ip() -> None:
+    """Count a refresh with an undecodable token from this IP; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_ip() or "-")
+
+
+def check_poll_interval(session_id: str) -> None:
+    """Raise 429 slow_down when this session is polled sooner than `poll_interval` allows."""
+    state = _state()
+    gap_ms = poll_gap_ms(state.settings.poll_interval)
+    # The session id is a bearer secret: the key holds its digest. One round trip.
+    key = f"poll:{_digest(session_id)}"
+    try:
+        wait_ms = int(state.poll_script(keys=[key], args=[gap_ms, state.settings.rate_limit_poll_burst]))
+    except REDIS_ERRORS as exc:
+        raise ServiceUnavailable("redis", f"poll interval check failed: {type(exc).__name__}") from exc
+    if wait_ms > 0:
+        raise ApiError(
+            429,
+            "slow_down",
+            f"Polling too fast; wait {state.settings.poll_interval} seconds between polls.",
+            {"Retry-After": str(retry_after_seconds(wait_ms / 1000))},
+        )
+
+
+def poll_gap_ms(poll_interval: int) -> int:
+    """Return the shortest gap between two polls of one session that is not `slow_down`, in ms."""
+    return int(max(poll_interval - POLL_TOLERANCE_SECONDS, MIN_POLL_GAP_SECONDS) * 1000)
+
+
+def retry_after_seconds(wait: float) -> int:
+    """Return a Retry-After value for a wait in seconds: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(wait))
+
+
+def _hit(state: RateLimits, limit_text: str, scope: str, key: str) -> None:
+    """Count one attempt against a limit; raise 429 rate_limited (or 503 without Redis)."""
+    item = limits.parse(limit_text)
+    strategy = state.limiter.limiter
+    try:
+        if strategy.hit(item, scope, key):
+            return
+        reset_at, _ = strategy.get_window_stats(item, scope, key)
+    except REDIS_ERRORS as exc:
+        raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc
+    raise ApiError(
+        429,
+        "rate_limited",
+        "Too many attempts; try again later.",
+        {"Retry-After": str(retry_after_seconds(reset_at - time.time()))},
+    )
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _state() -> RateLimits:
+    return current_app.extensions[EXTENSION]
