@@ -23,6 +23,15 @@ BOT_USERNAME = "dance_of_mind_test_bot"
 JWT_KEY = "e2e-test-jwt-key-" + "x" * 40
 BOT_LANGUAGE = "ru"  # BOT_DEFAULT_LANGUAGE of the system under test: the contract's default
 STARTUP_TIMEOUT = 60.0
+# The suite starts many logins from 127.0.0.1 and polls every 0.1 s: limits far above that, so
+# they never make a test flaky. test_limits.py starts a web server with the defaults.
+GENEROUS_LIMITS = {
+    "RATE_LIMIT_INIT_PER_IP": "100000/minute",
+    "RATE_LIMIT_INIT_PER_PHONE": "100000/minute",
+    "RATE_LIMIT_REFRESH_PER_FAMILY": "100000/minute",
+    "RATE_LIMIT_REFRESH_PER_IP": "100000/minute",
+    "RATE_LIMIT_POLL_BURST": "100000",
+}
 
 
 class StartupFailed(RuntimeError):
@@ -105,6 +114,7 @@ def start_system(
         "WEB_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "INFO",
+        **GENEROUS_LIMITS,
         "BOT_DEFAULT_LANGUAGE": BOT_LANGUAGE,
         # The main web server keeps one-tap Approve/Reject, which most tests play; match mode
         # (the default) gets a web server of its own: system.start_web(name, APPROVAL_MODE="match").
