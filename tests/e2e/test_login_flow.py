@@ -15,7 +15,8 @@ def test_linked_user_logs_in(system, browser: Browser, linked_person: TelegramPe
     prompt = linked_person.wait_for_prompt()
     assert "127.0.0.1" in prompt["text"] and "Chrome 120" in prompt["text"]
     buttons = inline_buttons(prompt)
-    assert len(prompt["reply_markup"]["inline_keyboard"]) == 1 and len(buttons) == 2
+    decision_row, [not_me] = prompt["reply_markup"]["inline_keyboard"]  # simple mode: Approve, Reject; then "It wasn't me"
+    assert len(decision_row) == 2 and buttons[2] == not_me and not_me["callback_data"].startswith("nm:")
     linked_person.tap(prompt, 0)  # Approve is first
 
     approved = browser.wait_for_status(started["session_id"], "approved")
