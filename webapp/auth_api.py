@@ -35,6 +35,8 @@ def forbid_caching(response: Response) -> Response:
     body=schemas.InitRequest,
     responses={201: schemas.InitResponse},
     errors={422: ("invalid_phone_number",), 429: ("rate_limited",), **openapi.BACKEND_ERRORS},
+    # The answer's session_id is what a status poll and a cancel take (OpenAPI links).
+    links={201: {op: {"session_id": "$response.body#/session_id"} for op in ("session_status", "cancel_session")}},
 )
 def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     """Start a login for a phone number; answer the same way whether or not it is linked."""

@@ -124,6 +124,8 @@ class Operation:
     query: type[BaseModel] | None = None
     bearer: bool = False
     tag: str = "auth"
+    # status -> {operationId of a follow-up call: {its parameter: runtime expression}} (OpenAPI links)
+    links: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
 
     def error_codes(self) -> dict[int, tuple[str, ...]]:
         """Return every error status of this operation with its codes, the implied ones included."""
@@ -143,9 +145,18 @@ def operation(
     query: type[BaseModel] | None = None,
     bearer: bool = False,
     tag: str = "auth",
+    links: Mapping[int, Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Callable[[F], F]:
     """Declare a view's contract; with `body`, validate the JSON body and pass it as `body=`."""
-    declared = Operation(responses=responses, errors=dict(errors or {}), body=body, query=query, bearer=bearer, tag=tag)
+    declared = Operation(
+        responses=responses,
+        errors=dict(errors or {}),
+        body=body,
+        query=query,
+        bearer=bearer,
+        tag=tag,
+        links=dict(links or {}),
+    )
 
     def decorate(view: F) -> F:
         if body is None:
@@ -259,6 +270,11 @@ def operation_object(endpoint: str, view: Callable[..., Any], declared: Operatio
         result["security"] = [{BEARER_SCHEME: []}]
     for status, model in declared.responses.items():
         result["responses"][str(status)] = success_response(status, model)
+        if status in declared.links:
+            result["responses"][str(status)]["links"] = {
+                target: {"operationId": target, "parameters": dict(parameters)}
+                for target, parameters in declared.links[status].items()
+            }
     for status, codes in declared.error_codes().items():
         model = declared.responses.get(status) or schemas.ErrorResponse
         result["responses"][str(status)] = error_response(status, codes, model, declared.body)

@@ -232,7 +232,7 @@ def test_real_error_answers_conform(client, document, operation, method, url, op
     assert_conforms(document, operation, response)
 
 
-def test_real_503_and_429_answers_conform(make_app, document):
+def test_real_503_answers_conform(make_app, document):
     dead_postgres = make_app(database_url="postgresql://postgres@127.0.0.1:1/x", db_connect_timeout=1).test_client()
     response = dead_postgres.get("/readyz")
     assert response.status_code == 503
@@ -241,6 +241,8 @@ def test_real_503_and_429_answers_conform(make_app, document):
     assert response.status_code == 503
     assert_conforms(document, STATUS, response)
 
+
+def test_a_real_429_conforms(make_app, document):
     limited = make_app(rate_limit_init_per_ip="1/minute").test_client()
     answers = [limited.post("/api/auth/init", json={"phone_number": "+79161234567"}) for _ in range(2)]
     assert [a.status_code for a in answers] == [201, 429]
@@ -251,3 +253,17 @@ def test_the_document_is_generated_once_per_app(app, client):
     first = client.get("/api/openapi.json").get_json()
     assert app.extensions[openapi.DOCUMENT_KEY] == first
     assert client.get("/api/openapi.json").get_json() == first
+
+
+def test_init_links_to_the_calls_that_take_its_session_id(document):
+    links = documented(document, INIT)["responses"]["201"]["links"]
+    assert set(links) == {"session_status", "cancel_session"}
+    operation_ids = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+    }
+    for link in links.values():
+        assert link["operationId"] in operation_ids
+        assert link["parameters"] == {"session_id": "$response.body#/session_id"}

@@ -1,0 +1,139 @@
+"""Schemathesis against /api/openapi.json of a real gunicorn: no 5xx, every answer as documented.
+
+It runs in `make test` (so in CI) with a bounded budget: a few dozen generated requests per
+operation, valid and invalid ones, against a web server of the e2e system (Postgres, Redis,
+worker and bot are real). The server gets roomy rate limits so that requests reach the views;
+429 answers are documented anyway and would conform.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.e2e.system import System
+
+MAX_EXAMPLES = 100
+STATEFUL_EXAMPLES = 30
+REQUEST_TIMEOUT_SECONDS = 10
+ROOMY_LIMITS = {
+    "RATE_LIMIT_INIT_PER_IP": "100000/minute",
+    "RATE_LIMIT_INIT_PER_PHONE": "100000/minute",
+    "RATE_LIMIT_REFRESH_PER_FAMILY": "100000/minute",
+    "RATE_LIMIT_REFRESH_PER_IP": "100000/minute",
+    "RATE_LIMIT_POLL_BURST": "100000",
+}
+VALID_PHONES = ["+7 916 123-45-67", "8 (916) 765-43-21", "79031112233", "+44 20 7946 0958", "+1 202-555-0123"]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def fuzzed_web(system: System) -> Iterator[str]:
+    """Start a web server of its own (roomy limits) on the e2e system; yield its URL."""
+    yield system.start_web("web-schemathesis", **ROOMY_LIMITS)
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_web: str) -> schemathesis.BaseSchema:
+    """Load the document the server publishes; some /init bodies carry a valid phone."""
+    schema = schemathesis.openapi.from_url(f"{fuzzed_web}/api/openapi.json", timeout=REQUEST_TIMEOUT_SECONDS)
+
+    @schema.hook("before_generate_body")
+    def add_valid_phones(context: schemathesis.HookContext, strategy: st.SearchStrategy) -> st.SearchStrategy:
+        # Random strings are never phone numbers: without these, no login would ever start,
+        # and the 201 answer and the links to status and cancel would go untested.
+        if context.operation is None or context.operation.path != "/api/auth/init":
+            return strategy
+        return st.one_of(strategy, st.fixed_dictionaries({"phone_number": st.sampled_from(VALID_PHONES)}))
+
+    return schema
+
+
+# Every documented operation, so that a missing one fails loudly (see the last test).
+OPERATIONS = [
+    ("POST", "/api/auth/init"),
+    ("GET", "/api/auth/status/{session_id}"),
+    ("DELETE", "/api/auth/session/{session_id}"),
+    ("POST", "/api/auth/refresh"),
+    ("GET", "/api/auth/me"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/api/openapi.json"),
+]
+# Operations whose input can break the document's rules (a body, a bounded query, a bearer
+# token), so that schemathesis can generate invalid requests for them too.
+WITH_CONSTRAINED_INPUT = {
+    ("POST", "/api/auth/init"),
+    ("GET", "/api/auth/status/{session_id}"),
+    ("POST", "/api/auth/refresh"),
+    ("GET", "/api/auth/me"),
+    ("POST", "/api/auth/logout"),
+}
+
+
+CASES = [(method, path, GenerationMode.POSITIVE) for method, path in OPERATIONS] + [
+    (method, path, GenerationMode.NEGATIVE) for method, path in OPERATIONS if (method, path) in WITH_CONSTRAINED_INPUT
+]
+
+
+@pytest.mark.parametrize("method, path, mode", CASES, ids=[f"{m} {p} {mode}" for m, p, mode in CASES])
+def test_every_operation_answers_as_documented(api_schema, method: str, path: str, mode: GenerationMode) -> None:
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,  # the same cases on every run: a failure in CI reproduces here
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def call(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT_SECONDS)
+
+    call()
+
+
+def test_every_operation_of_the_document_is_fuzzed(api_schema) -> None:
+    published = {(method.upper(), path) for path, item in api_schema.raw_schema["paths"].items() for method in item}
+    assert published - {("PARAMETERS", path) for _, path in OPERATIONS} == set(OPERATIONS)
+
+
+def test_sequences_of_calls_answer_as_documented(api_schema) -> None:
+    """Follow the document's links: start logins, then poll and cancel them with their real ids."""
+    base = api_schema.as_state_machine()
+
+    class LoginCalls(base):  # type: ignore[misc, valid-type]
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # noqa: ANN001
+            """Run the same checks as the single calls."""
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+
+    LoginCalls.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
