@@ -34,6 +34,7 @@ from botrunner import keyboards
 from core import auth_sessions, db, events, prompt_holds, prompts, redis_client, users
 from core.settings import get_settings
 from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, telegram_client
+from tasks.telegram_request import SendBudgetSpent
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,8 @@ def _wait_out_flood_control(chat_id: int) -> None:
 
 def _remember_flood_control(chat_id: int, exc: TelegramError) -> None:
     """Make every task wait out a 429 for this chat, not only the one that got it."""
-    if not isinstance(exc, RetryAfter) or isinstance(exc, FloodWait):
+    # FloodWait and SendBudgetSpent are our own waits, not Telegram's answer for this chat.
+    if not isinstance(exc, RetryAfter) or isinstance(exc, (FloodWait, SendBudgetSpent)):
         return
     with contextlib.suppress(redis.RedisError):
         _redis().set(_flood_key(chat_id), 1, px=max(1, int(retry_after_seconds(exc) * 1000)))

@@ -16,9 +16,10 @@ from typing import Any, Coroutine, TypeVar
 
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
+from core import redis_client, send_rate
 from core.settings import get_settings
+from tasks.telegram_request import RateLimitedRequest
 
 log = logging.getLogger(__name__)
 # httpx logs every request at INFO with its URL, and Bot API URLs carry the bot token.
@@ -34,15 +35,27 @@ _lock = threading.RLock()
 
 
 def build_bot() -> Bot:
-    """Return a Bot for the configured token and Bot API server, with bounded timeouts."""
+    """Return a Bot for the configured token and Bot API server, with bounded timeouts and the send budget."""
     settings = get_settings()
     api = settings.telegram_api_url
-    request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5)
+    request = RateLimitedRequest(
+        send_budget, connection_pool_size=8, connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5
+    )
     return Bot(
         settings.telegram_bot_token,
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
         request=request,
+    )
+
+
+def send_budget() -> send_rate.SendBudget:
+    """Return the send budget every worker process and the bot share (TELEGRAM_SEND_RATE)."""
+    settings = get_settings()
+    return send_rate.SendBudget(
+        redis_client.get_redis(settings),
+        send_rate.parse(settings.telegram_send_rate),
+        send_rate.key_for(settings.telegram_bot_token),
     )
 
 

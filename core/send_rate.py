@@ -1,0 +1,83 @@
+"""The bot's send budget towards Telegram, shared through Redis by every process that sends.
+
+Telegram lets a bot send about 30 messages a second overall and answers 429 beyond that. Each
+worker process has its own Bot, so only a shared count keeps all of them together under
+TELEGRAM_SEND_RATE: a sliding log (a sorted set of send times) allows at most `amount` sends in
+any window of the rate's length. Times come from Redis's clock, so every host agrees.
+
+The window is stretched by a small margin: two sends granted exactly one window apart can reach
+Telegram closer together than that, after network jitter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import limits
+import redis
+
+from core.errors import DomainError
+
+KEY = "telegram-send-budget"
+JITTER_MARGIN_SECONDS = 0.1
+
+# Returns 0 when a send is granted (and recorded), else the microseconds until one is.
+SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < amount then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+
+
+class InvalidSendRate(DomainError):
+    """TELEGRAM_SEND_RATE is not one rate in flask-limiter's notation."""
+
+
+@dataclass(frozen=True)
+class SendRate:
+    """At most `amount` sends in any `window_seconds`."""
+
+    amount: int
+    window_seconds: float
+
+
+def parse(text: str) -> SendRate:
+    """Return the rate of a text such as '25/second' (flask-limiter's notation)."""
+    try:
+        items = limits.parse_many(text)
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        raise InvalidSendRate(f"not one positive rate limit: {text!r}")
+    return SendRate(amount=items[0].amount, window_seconds=float(items[0].get_expiry()))
+
+
+def key_for(bot_token: str) -> str:
+    """Return the Redis key of a bot's budget: Telegram counts per bot (the token's public id part)."""
+    return f"{KEY}:{bot_token.split(':', 1)[0]}"
+
+
+class SendBudget:
+    """The shared budget: take a turn before each call that sends or edits a message."""
+
+    def __init__(self, client: redis.Redis, rate: SendRate, key: str) -> None:
+        self.rate = rate
+        self.key = key
+        self._script = client.register_script(SCRIPT)
+        self._window_us = int((rate.window_seconds + JITTER_MARGIN_SECONDS) * 1_000_000)
+
+    def try_acquire(self) -> float:
+        """Take one send if the budget allows it now: return 0.0, else the seconds until it does."""
+        # A unique member: two sends in the same microsecond must both count.
+        wait_us = int(self._script(keys=[self.key], args=[self._window_us, self.rate.amount, uuid.uuid4().hex]))
+        return wait_us / 1_000_000

@@ -1,0 +1,72 @@
+"""python-telegram-bot's HTTP transport, taking a turn from the shared send budget before each send.
+
+Sitting under `telegram.Bot`, it covers every send and edit whoever makes it (prompts, closing
+edits, notices), without each call site having to remember. A call that would wait longer than
+MAX_WAIT_SECONDS raises `SendBudgetSpent`, a RetryAfter: the task is retried after that wait, as
+after Telegram's own 429, instead of holding a worker process.
+
+If Redis can't be asked, the send goes ahead (logged): the budget is politeness towards Telegram,
+which still answers 429 when we overdo it (and tasks honour that), not a security check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any, Callable
+
+import redis
+from telegram.error import RetryAfter
+from telegram.request import HTTPXRequest
+
+from core import send_rate
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_SECONDS = 3.0
+# Methods that put something in a chat; reading (getMe, getUpdates) and settings calls don't count.
+SEND_PREFIXES = ("send", "edit", "forward", "copy")
+SEND_METHODS = frozenset({"deletemessage", "deletemessages", "stopmessagelivelocation", "stoppoll"})
+
+
+class SendBudgetSpent(RetryAfter):
+    """Our own send budget is spent for longer than a task should wait: retry after `retry_after`."""
+
+
+def is_send(url: str) -> bool:
+    """Tell whether a Bot API URL calls a method that sends, edits or deletes a message."""
+    method = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
+    return method.startswith(SEND_PREFIXES) or method in SEND_METHODS
+
+
+class RateLimitedRequest(HTTPXRequest):
+    """An HTTPXRequest that waits for the shared send budget before each sending call."""
+
+    def __init__(self, budget: Callable[[], send_rate.SendBudget], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # A factory: the Redis client behind the budget is per process, made after fork.
+        self._budget = budget
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Wait for a turn if this call sends, then make it."""
+        if is_send(url):
+            await take_turn(self._budget())
+        return await super().do_request(url, method, *args, **kwargs)
+
+
+async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SECONDS) -> None:
+    """Wait until the budget grants a send; raise SendBudgetSpent rather than wait past `max_wait`."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        try:
+            wait = budget.try_acquire()
+        except redis.RedisError as exc:
+            log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
+            return
+        if wait <= 0:
+            return
+        if time.monotonic() + wait > deadline:
+            raise SendBudgetSpent(timedelta(seconds=wait))
+        await asyncio.sleep(wait)
