@@ -58,7 +58,9 @@ class InitRequest(RequestBody):
 class RefreshRequest(RequestBody):
     """Spend a refresh token."""
 
-    refresh_token: Text = Field(description="The refresh token of the last token pair.", examples=[EXAMPLE_REFRESH_TOKEN])
+    refresh_token: Text = Field(
+        description="The refresh token of the last token pair.", examples=[EXAMPLE_REFRESH_TOKEN]
+    )
 
 
 class StatusQuery(BaseModel):
@@ -144,7 +146,10 @@ class EndedStatus(ResponseBody):
     status: Literal["rejected", "expired", "cancelled"]
 
 
-class SessionStatus(RootModel[Annotated[Union[PendingStatus, ApprovedStatus, EndedStatus], Field(discriminator="status")]]):
+AnyStatus = Annotated[Union[PendingStatus, ApprovedStatus, EndedStatus], Field(discriminator="status")]
+
+
+class SessionStatus(RootModel[AnyStatus]):
     """The state of a login as the browser sees it."""
 
 

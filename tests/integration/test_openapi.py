@@ -109,7 +109,10 @@ def test_every_error_answer_has_the_error_shape_and_an_example_per_code(document
                 if int(status) < 400:
                     continue
                 media = response["content"]["application/json"]
-                assert media["schema"]["$ref"] in ("#/components/schemas/ErrorResponse", "#/components/schemas/NotReadyResponse")
+                assert media["schema"]["$ref"] in (
+                    "#/components/schemas/ErrorResponse",
+                    "#/components/schemas/NotReadyResponse",
+                )
                 for code, example in media.get("examples", {}).items():
                     assert example["value"]["error"]["code"] == code
                     jsonschema.Draft202012Validator(error_schema).validate(example["value"])
@@ -183,7 +186,8 @@ def test_real_answers_of_a_whole_login_conform(client, document, linked_user, de
     new_auth = {"Authorization": f"Bearer {rotated.get_json()['access_token']}"}
     assert_conforms(document, LOGOUT, client.post("/api/auth/logout", headers=new_auth))  # 204
     assert_conforms(document, LOGOUT, client.post("/api/auth/logout", headers=new_auth))  # 401 revoked
-    assert_conforms(document, REFRESH, client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+    reused = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert_conforms(document, REFRESH, reused)
     assert_conforms(document, ME, client.get("/api/auth/me"))  # 401 missing
     assert_conforms(document, HEALTHZ, client.get("/healthz"))
     assert_conforms(document, READYZ, client.get("/readyz"))
@@ -194,7 +198,8 @@ def test_real_answers_to_a_cancelled_and_a_rejected_login_conform(client, docume
     cancelled = client.post("/api/auth/init", json={"phone_number": "+79169999999"}).get_json()["session_id"]
     assert_conforms(document, CANCEL, client.delete(f"/api/auth/session/{cancelled}"))
     assert_conforms(document, STATUS, client.get(f"/api/auth/status/{cancelled}"))
-    rejected = client.post("/api/auth/init", json={"phone_number": linked_user["phone_number"]}).get_json()["session_id"]
+    started = client.post("/api/auth/init", json={"phone_number": linked_user["phone_number"]})
+    rejected = started.get_json()["session_id"]
     decide(rejected, linked_user["telegram_id"], False)
     assert_conforms(document, STATUS, client.get(f"/api/auth/status/{rejected}"))
 

@@ -328,5 +328,6 @@ def test_tokens_of_a_revoked_family_are_refused_everywhere(client, login):
     with db.transaction() as conn:  # as the bot's /logout_all does
         token_families.revoke(conn, claims_of(tokens["access_token"])["fam"], "test")
     assert_error(client.get("/api/auth/me", headers=bearer(tokens["access_token"])), 401, "token_revoked")
-    assert_error(post_json(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]}), 401, "token_revoked")
+    refreshed = post_json(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert_error(refreshed, 401, "token_revoked")
     assert_error(client.post("/api/auth/logout", headers=bearer(tokens["access_token"])), 401, "token_revoked")
