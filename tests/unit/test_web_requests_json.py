@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from webapp import errors, requests_json
+from webapp import errors, requests_json, schemas
 from webapp.errors import ApiError
+
+
+class NameBody(schemas.RequestBody):
+    """A request model like the API's: one required string."""
+
+    name: schemas.Text
 
 
 @pytest.fixture
@@ -17,8 +23,7 @@ def app() -> Flask:
 
     @app.post("/echo")
     def echo():
-        body = requests_json.json_object()
-        return {"name": requests_json.required_string(body, "name")}
+        return {"name": requests_json.parse(NameBody).name}
 
     return app
 
@@ -38,6 +43,9 @@ def post(app: Flask, data, content_type="application/json"):
         ("{}", "application/json", 422, "missing_field"),
         ('{"name": null}', "application/json", 422, "invalid_field"),
         ('{"name": 1}', "application/json", 422, "invalid_field"),
+        ('{"name": true}', "application/json", 422, "invalid_field"),
+        ('{"name": ["x"]}', "application/json", 422, "invalid_field"),
+        ('{"name": "\\ud800"}', "application/json", 422, "invalid_field"),
         ('{"name": "' + "x" * 200 + '"}', "application/json", 413, "payload_too_large"),
     ],
 )
@@ -53,8 +61,15 @@ def test_a_valid_body_passes_and_extra_fields_are_ignored(app):
 
 
 def test_the_field_is_named_in_the_message(app):
-    assert "'name'" in post(app, "{}").get_json()["error"]["message"]
-    assert "'name'" in post(app, '{"name": 1}').get_json()["error"]["message"]
+    assert post(app, "{}").get_json()["error"]["message"] == "The field 'name' is required."
+    assert post(app, '{"name": 1}').get_json()["error"]["message"] == "The field 'name' must be a string."
+    lone_half = post(app, '{"name": "\\udfff"}')
+    assert lone_half.get_json()["error"]["message"] == "The field 'name' must be valid Unicode text."
+
+
+def test_a_string_with_paired_surrogates_is_text(app):
+    # "\ud83d\ude42" is one character (🙂) written as a pair: valid, unlike a lone half.
+    assert post(app, '{"name": "\\ud83d\\ude42"}').get_json() == {"name": "🙂"}
 
 
 def test_api_error_keeps_its_headers():
