@@ -46,6 +46,7 @@ def test_the_notice_names_browser_ip_and_time_and_is_sent_once(kit: Kit, fake_te
     send_login_notice.apply(args=[session_pk])  # a redelivered copy
 
     [notice] = notices(fake_telegram, user["telegram_id"])
+    assert len(fake_telegram.calls("sendMessage")) == 1  # not sent and deleted again: never sent twice
     assert "Chrome 120, Linux" in notice["text"] and "203.0.113.7" in notice["text"]
     decided = kit.session_row(session_pk)["decided_at"]
     assert decided.strftime("%Y-%m-%d %H:%M UTC") in notice["text"]

@@ -71,6 +71,7 @@ def test_match_code_lands_in_every_position_and_decoys_vary():
     decoys = set()
     for _ in range(300):
         labels = [b.label for b in prompts.approval_prompt(match_session("10"), "en", "x").buttons[0]]
+        assert len(set(labels)) == 3 and all(prompts.is_match_number(label) for label in labels)
         positions[labels.index("10")] += 1
         decoys.update(label for label in labels if label != "10")
     assert set(positions) == {0, 1, 2}  # 3 * (2/3)**300 chance to miss a position: never

@@ -47,3 +47,11 @@ def test_bad_numbers_and_modes_are_reported():
 def test_overrides_refuse_unknown_names():
     with pytest.raises(ConfigError):
         from_environ(BASE).with_overrides(not_a_setting=1)
+
+
+def test_number_matching_is_the_default_with_its_holds():
+    s = from_environ(BASE)
+    assert (s.approval_mode, s.match_cooldown_seconds, s.prompt_pause_seconds) == ("match", 300, 3600)
+    custom = from_environ({**BASE, "APPROVAL_MODE": "SIMPLE", "MATCH_COOLDOWN_SECONDS": "60", "PROMPT_PAUSE_SECONDS": "0"})
+    assert (custom.approval_mode, custom.match_cooldown_seconds) == ("simple", 60)
+    assert any("PROMPT_PAUSE_SECONDS" in p for p in custom.problems())
