@@ -24,6 +24,8 @@ from tasks import telegram_client
 from tasks.telegram_request import SendBudgetSpent, take_turn
 
 pytest_plugins = ["tests.integration.conftest_bot"]
+# PTB 22 warns that RetryAfter.retry_after will become a timedelta; tasks read it either way.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
