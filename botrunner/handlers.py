@@ -217,12 +217,18 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if session is not None:
             await close_prompt(context.bot, session, language, settings.site_name)
     finally:
-        await query.answer(answer, show_alert=alert)
-    await asyncio.to_thread(_enqueue_follow_ups, outcome)
-    if outcome.offer is not None:
-        paused_until, active_logins = outcome.offer
-        offer = account_menu.not_me_offer(paused_until, active_logins, language)
-        await context.bot.send_message(query.from_user.id, offer.text, reply_markup=keyboards.inline_markup(offer))
+        try:
+            await query.answer(answer, show_alert=alert)
+        finally:
+            # The decision is committed: its notice and the offer go out even if Telegram
+            # refused the edit or the answer.
+            await asyncio.to_thread(_enqueue_follow_ups, outcome)
+            if outcome.offer is not None:
+                paused_until, active_logins = outcome.offer
+                offer = account_menu.not_me_offer(paused_until, active_logins, language)
+                await context.bot.send_message(
+                    query.from_user.id, offer.text, reply_markup=keyboards.inline_markup(offer)
+                )
 
 
 def _answer_for(callback: prompts.Callback, outcome: Decision, language: str, settings: Settings) -> str:

@@ -126,6 +126,20 @@ def test_an_approving_tap_asks_for_exactly_one_notice(
     assert fake_telegram.invalid_calls() == []
 
 
+def test_the_notice_is_asked_for_even_when_closing_the_prompt_fails(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
+) -> None:
+    user = kit.linked_user()
+    session, prompt = send_prompt(kit, fake_telegram, user)
+    fake_telegram.add_fault("editMessageText", "500")
+
+    fake_telegram.tap(user["telegram_id"], prompt["message_id"], callback_data=buttons(prompt)[0]["callback_data"])
+
+    assert answers(fake_telegram, user["telegram_id"], 1)[-1]["text"] == en("answer_approved")
+    fake_telegram.wait_for(celery_queue, timeout=5)
+    assert celery_queue() == [("tasks.send_login_notice", [str(session.row["id"])])]
+
+
 def test_the_notice_over_a_real_worker_arrives_after_the_tap(
     running_bot: Application, celery_worker: Any, kit: Kit, fake_telegram: EmulatorClient
 ) -> None:
