@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import threading
 from typing import Iterator
 
@@ -65,13 +66,24 @@ class Pool:
         if not self._slots.acquire(timeout=self._wait_seconds):
             raise ServiceUnavailable("postgres", "no free database connection")
         try:
-            return self._inner().getconn()
+            return self._live_connection()
         except BROKEN_CONNECTION_ERRORS as exc:
             self._slots.release()
             raise ServiceUnavailable("postgres", str(exc).strip()) from exc
         except BaseException:
             self._slots.release()
             raise
+
+    def _live_connection(self) -> psycopg2.extensions.connection:
+        """Return a pooled connection, closing the ones the server has hung up on meanwhile."""
+        inner = self._inner()
+        # At most `size` idle connections can be stale; the next getconn() then opens a new one.
+        for _ in range(self._size):
+            conn = inner.getconn()
+            if not server_hung_up(conn):
+                return conn
+            inner.putconn(conn, close=True)
+        return inner.getconn()
 
     def release(self, conn: psycopg2.extensions.connection, broken: bool) -> None:
         """Give a connection back; a broken one is closed so the next caller gets a fresh one."""
@@ -86,6 +98,27 @@ class Pool:
             if self._pool is not None:
                 self._pool.closeall()
                 self._pool = None
+
+
+def server_hung_up(conn: psycopg2.extensions.connection) -> bool:
+    """Tell, without a round trip, whether an idle connection was closed by the server.
+
+    A restarted or stopped Postgres ends every session ("terminating connection due to
+    administrator command") and closes the socket, so an idle connection's socket turns readable;
+    ours never has anything to read between queries (we don't LISTEN; a rare asynchronous notice
+    only costs a reconnect). Without this check each stale pooled connection costs a request a
+    503, or a task its run, after Postgres is back; a server gone without closing its sockets is
+    still caught by the first query (and that connection discarded).
+    """
+    if conn.closed:
+        return True
+    # poll(), not select(): select() refuses descriptors above 1023.
+    poller = select.poll()
+    try:
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 _pool: Pool | None = None
