@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-app = Celery("tasks")
+# Every task retries itself, with backoff, when Postgres or Redis is unavailable (tasks/outage_retry.py).
+app = Celery("tasks", task_cls="tasks.outage_retry:OutageRetryingTask")
 app.config_from_object("celeryconfig")
 
 SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
