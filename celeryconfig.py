@@ -9,11 +9,13 @@ from core.settings import ConfigError, get_settings
 _settings = get_settings()
 
 broker_url = _settings.redis_url
+# Redis, with a fix that keeps a worker alive when Redis goes away (see tasks/broker.py).
+broker_transport = "tasks.broker:Transport"
 # Tasks report through Postgres (session state), never through Celery results.
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.prompts",)
+imports = ("tasks.prompts", "tasks.recovery")
 
 # Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;
 # the tasks are idempotent, so running twice is harmless.
@@ -25,13 +27,19 @@ worker_prefetch_multiplier = 1
 # countdown (the session TTL) or the expiry task would run twice (harmless, but noisy).
 broker_transport_options = {
     "visibility_timeout": max(3600, _settings.auth_session_ttl * 2),
-    "socket_connect_timeout": 3,
-    "socket_timeout": 5,
+    # A hung Redis (frozen, or packets dropped) accepts connections and never answers: these
+    # bound every synchronous command. Above kombu's 1 s BRPOP timeout, so consuming is unaffected.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
 }
 broker_connection_timeout = 3
 broker_connection_retry_on_startup = True
-# Publishing must fail fast when Redis is down, so /init can answer 503 instead of hanging.
-task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Publishing must fail fast when Redis is down, so /init answers 503 instead of hanging. Measured
+# against a frozen Redis: each retry costs about 2 socket timeouts more (2 retries at 5 s: 20 s),
+# so none: a server silent for 2 s won't answer the next try either. A pooled connection broken
+# by a Redis restart needs no retry: redis-py replaces it when it is taken from the pool
+# (tests/faults/test_redis_down.py measures both).
+task_publish_retry_policy = {"max_retries": 0, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 task_serializer = "json"
 accept_content = ("json",)

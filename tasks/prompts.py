@@ -33,7 +33,7 @@ from telegram.warnings import PTBDeprecationWarning
 from botrunner import keyboards
 from core import auth_sessions, db, events, prompt_holds, prompts, redis_client, users
 from core.settings import get_settings
-from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, telegram_client
+from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, send_lock, telegram_client
 from tasks.telegram_request import SendBudgetSpent
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,14 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
         return
     lock = _redis().lock(f"prompt-lock:{session_pk}", timeout=SEND_LOCK_SECONDS)
     try:
-        acquired = lock.acquire(blocking=False)
+        acquired = send_lock.acquire(lock)  # breaks the lock of a worker killed mid-send
     except redis.RedisError as exc:
         raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc)
     if not acquired:
         log.info("prompt of session %s is being sent by another task; looking again later", session_pk)
-        raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS)
+        # Never gives up while the session lives (_prompt_target ends it): a holder on another
+        # host that died keeps the lock for SEND_LOCK_SECONDS, longer than MAX_RETRIES looks.
+        raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS, max_retries=self.request.retries + 1)
     try:
         _send_locked(self, session_pk)
     finally:

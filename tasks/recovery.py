@@ -1,0 +1,99 @@
+"""Give logins back the tasks a dead worker or a lost broker took with it.
+
+A worker killed mid-task (SIGKILL, the OOM killer, a lost machine) leaves its tasks unacknowledged
+in Redis, and Celery redelivers them only after `visibility_timeout` (an hour: it must exceed the
+expiry countdowns). A Redis restarted without persistence loses the queue outright. Either way a
+prompt would never be sent and an expired prompt never closed. So, when a worker's consumer
+starts after a crash of the previous worker of the same name, or reconnects after losing the
+broker, it re-enqueues, for every pending login:
+
+- `expire_session` at its expiry (at once when overdue), which also closes its prompt;
+- `send_approval_prompt` when it is linked and has no prompt and no final send error.
+
+Duplicates are harmless: the tasks are idempotent (a send lock, `record_prompt ... WHERE
+prompt_message_id IS NULL`, one claim per prompt edit). A worker that stopped cleanly (warm
+shutdown) finished its tasks and put its scheduled ones back in the queue: no sweep then, so a
+routine restart costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery import bootsteps
+from celery.signals import worker_shutdown
+
+from core import db, events, redis_client, session_recovery
+from core.settings import get_settings
+from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, app
+
+log = logging.getLogger(__name__)
+
+# Set while a worker of that name runs; still there at start-up = the last one did not stop cleanly.
+RUNNING_KEY = "worker-running:{hostname}"
+
+
+class RecoverSessions(bootsteps.StartStopStep):
+    """Consumer step: after a crash or a lost broker connection, re-enqueue the pending logins' tasks."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, c: Any) -> None:
+        """Sweep when the previous worker crashed or this consumer is reconnecting; then mark it running."""
+        key = RUNNING_KEY.format(hostname=c.hostname)
+        reconnecting = c.restart_count > 0
+        try:
+            client = redis_client.get_redis()
+            crashed = bool(client.exists(key))
+            client.set(key, "1")
+        except redis.RedisError as exc:
+            log.warning("could not read the worker-running mark (%s); recovering anyway", exc)
+            crashed = True
+        if crashed or reconnecting:
+            recover(queue=_first_queue(c), why="reconnected" if reconnecting else "previous worker crashed")
+
+
+def recover(queue: str | None, why: str) -> None:
+    """Re-enqueue expiry (and, where needed, the prompt) of every pending login; never raise."""
+    try:
+        conn = db.connect(get_settings().database_url)
+        try:
+            rows = session_recovery.pending_sessions(conn)
+        finally:
+            conn.close()
+        prompts = 0
+        for row in rows:
+            session_pk = str(row["id"])
+            app.send_task(EXPIRE_SESSION, args=[session_pk], countdown=row["expires_in"], queue=queue)
+            if row["needs_prompt"]:
+                app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
+                prompts += 1
+    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker from consuming
+        log.warning("session recovery failed (%s: %s); the next crash or reconnect tries again", type(exc).__name__, exc)
+        return
+    events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts)
+
+
+def _first_queue(c: Any) -> str | None:
+    # The queue this worker consumes: a worker started with -Q must get its own sweep's tasks.
+    queues = list(c.app.amqp.queues.consume_from or {})
+    return queues[0] if queues else None
+
+
+@worker_shutdown.connect
+def _on_clean_shutdown(sender: Any = None, **_: Any) -> None:
+    # An unrecoverable error also shuts down through here: keep the mark then, to sweep next time.
+    if getattr(sender, "exitcode", None) not in (None, 0):
+        return
+    hostname = getattr(sender, "hostname", None)
+    if not hostname:
+        return
+    try:
+        redis_client.get_redis().delete(RUNNING_KEY.format(hostname=hostname))
+    except redis.RedisError as exc:
+        log.warning("could not clear the worker-running mark (%s): the next start sweeps", exc)
+
+
+app.steps["consumer"].add(RecoverSessions)
