@@ -31,7 +31,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.warnings import PTBDeprecationWarning
 
 from botrunner import keyboards
-from core import auth_sessions, db, events, prompt_holds, prompts, redis_client, users
+from core import auth_sessions, db, events, prompt_delivery, prompt_holds, prompts, redis_client, users
 from core.settings import get_settings
 from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, send_lock, telegram_client
 from tasks.telegram_request import SendBudgetSpent
@@ -155,6 +155,10 @@ def _send_locked(task: Task, session_pk: str) -> None:
     except TelegramError as exc:
         _remember_flood_control(chat_id, exc)
         reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
+        if retry_delay(exc, 0) is not None:
+            # Telegram's failure, not this person's: every pending login says so (no enumeration).
+            with contextlib.suppress(redis.RedisError):
+                prompt_delivery.mark_failing(_redis(), session["expires_in"])
         with db.transaction() as conn:
             auth_sessions.record_prompt_error(conn, session_pk, reason)
         events.emit("prompt_send_failed", session=session_pk, reason=reason)

@@ -13,7 +13,7 @@ from core import auth_sessions, db, events, phones, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, jwt_tokens, limits, openapi, schemas
+from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, openapi, schemas
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def session_status(session_id: str) -> Response:
     if expired_now:
         announce_end(row["id"], "session_expired")
     if state == auth_sessions.PENDING:
-        return jsonify({"status": state, "expires_in": row["expires_in"], "poll_interval": settings.poll_interval})
+        pending = {"status": state, "expires_in": row["expires_in"], "poll_interval": settings.poll_interval}
+        return jsonify({**pending, **delivery_status.pending_fields(settings)})
     if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
         raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:

@@ -130,6 +130,13 @@ class PendingStatus(ResponseBody):
     status: Literal["pending"]
     expires_in: int = Field(ge=0, examples=[213])
     poll_interval: int = Field(ge=1, examples=[2])
+    # Absent (never null) unless Telegram is failing; the same for every login, linked or not.
+    delivery: Literal["failing"] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Present while Telegram fails to deliver prompts (after every retry): the prompt may "
+        "not arrive; offer bot_url, or to try again later. Never says anything about this phone.",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
 
 
 class ApprovedStatus(ResponseBody):
