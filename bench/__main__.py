@@ -1,0 +1,265 @@
+"""`make bench`: start the whole system on embedded services, measure, print the table.
+
+Usage: python -m bench [--quick] [--save]
+
+Stages, in this order (the heaviest last, so it can't disturb the others):
+1. pending sessions for unlinked phones (their polls stay `pending`);
+2. throughput of status polls over those sessions and of /healthz, alternating, best of two;
+3. whole logins, long polls then plain polls, with the /init-to-prompt latency of each;
+4. thousands of long polls held at once, and the web server's memory while they wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from bench import connections, load, logins
+from bench.stats import Figure, format_table, percentile, ratio
+from devstack import PROJECT_ROOT
+from devstack.processes import ProcessGroup
+from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, StartupError
+from tests.e2e.people import CHROME, unique_phone
+from tests.e2e.system import BOT_USERNAME, StartupFailed, System, start_system
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+LOG_DIR = PROJECT_ROOT / "test-artifacts" / "bench-logs"
+# Settings of the benchmark's system (besides tests/e2e/system.py's generous rate limits and
+# APPROVAL_MODE=simple): polls every second keep the plain-polling run short; sessions outlive
+# the run; the worker's send budget towards Telegram (25/s by default, for the real Telegram)
+# would otherwise queue the prompts of 20 concurrent logins and measure that budget, not us.
+BENCH_ENV = {
+    "POLL_INTERVAL": "1",
+    "AUTH_SESSION_TTL": "900",
+    "TELEGRAM_SEND_RATE": "1000/second",
+}
+GOAL_RATIO = 0.6
+GOAL_LONG_POLL_SHARE = 0.1
+GOAL_HELD = 5000
+GOAL_BYTES_PER_POLL = 20 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure."""
+
+    sessions: int = 500
+    load_seconds: float = 8.0
+    load_connections: int = 64
+    logins: int = 200
+    people: int = 20
+    login_seconds: float = 90.0
+    held: int = 5000
+    max_seconds: int = 300
+
+
+QUICK = Plan(sessions=100, load_seconds=3.0, logins=40, people=10, login_seconds=40.0, held=1000, max_seconds=150)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table, write bench/results/latest.txt; 0 unless it broke."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short run to try the benchmark itself")
+    parser.add_argument("--save", action="store_true", help="also write bench/results/<date>.txt")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else Plan()
+    # Children inherit the limit: gunicorn's workers need one descriptor per held poll too.
+    open_files = connections.raise_open_files_limit(plan.held * 2 + 1024)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGALRM, _interrupt)
+    signal.alarm(plan.max_seconds)  # the whole run is bounded, whatever hangs
+    started = time.monotonic()
+    try:
+        figures, context = run(plan, open_files)
+    except (StartupError, StartupFailed) as exc:
+        print(f"bench: the system did not start: {exc}\nlogs: {LOG_DIR}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"bench: interrupted ({exc or 'Ctrl-C'}); everything stopped. logs: {LOG_DIR}", file=sys.stderr)
+        return 130
+    finally:
+        signal.alarm(0)
+    context.append(f"run took {time.monotonic() - started:.0f} s")
+    report = "\n".join(context) + "\n\n" + format_table(figures) + "\n"
+    print("\n" + report)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "latest.txt").write_text(report)
+    if args.save:
+        (RESULTS_DIR / f"{datetime.date.today().isoformat()}.txt").write_text(report)
+    return 0
+
+
+def run(plan: Plan, open_files: int) -> tuple[list[Figure], list[str]]:
+    """Start everything, measure every stage, stop everything; return the figures and run notes."""
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    LOG_DIR.mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(prefix="dom-bench-"))  # short: Postgres's socket lives here
+    processes = ProcessGroup(log_dir=LOG_DIR)
+    try:
+        with EmbeddedPostgres(work / "pg") as postgres, \
+                EmbeddedRedis(log_path=LOG_DIR / "redis.log") as redis_server, \
+                EmulatorProcess(bot_username=BOT_USERNAME, log_path=LOG_DIR / "emulator.log") as emulator:
+            try:
+                say("starting release, web, worker and bot from the Procfile")
+                database_url = postgres.create_database("dom_bench")
+                system = start_system(database_url, redis_server.url, emulator.url, LOG_DIR, processes,
+                                      {**os.environ, **BENCH_ENV})
+                return measure(plan, system, processes, open_files)
+            finally:
+                say("stopping every process")
+                processes.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int) -> tuple[list[Figure], list[str]]:
+    """Run the stages against a started system."""
+    worker = web_worker_description(LOG_DIR / "web.log")
+    context = [
+        f"Dance of Mind benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+        f"web server: gunicorn, {worker}; settings: " + ", ".join(f"{k}={v}" for k, v in BENCH_ENV.items())
+        + ", APPROVAL_MODE=simple, RATE_LIMIT_POLL_BURST=100000",
+        f"load client: {load.client_name()}" + ("" if load.wrk_path() else " (wrk is not installed: apt-get install wrk)"),
+    ]
+    figures: list[Figure] = []
+
+    say(f"creating {plan.sessions} pending sessions")
+    session_ids = asyncio.run(create_sessions(system.web_url, plan.sessions + 1))
+    cancel_session, session_ids = session_ids[0], session_ids[1:]
+    figures += throughput(plan, system.web_url, session_ids)
+
+    say(f"linking {plan.people} Telegram users")
+    people = logins.link_people(system.emulator.base_url, plan.people)
+    say(f"{plan.logins} logins with long polls, {plan.people} at a time")
+    long_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=True, max_seconds=plan.login_seconds)
+    say(f"{plan.logins} logins with plain polls every POLL_INTERVAL, {plan.people} at a time")
+    plain_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=False, max_seconds=plan.login_seconds)
+    figures += login_figures(long_run, plain_run)
+    prompts = logins.init_to_prompt(system.emulator, long_run.logins + plain_run.logins)
+    figures += [
+        latency_figure("/init -> prompt p50", prompts, 0.50, note=f"{len(prompts)} logins"),
+        latency_figure("/init -> prompt p99", prompts, 0.99),
+    ]
+    context.append(f"logins: {plan.people} at a time; long-poll errors {len(long_run.errors)}, "
+                   f"plain errors {len(plain_run.errors)}"
+                   + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
+
+    say(f"holding up to {plan.held} long polls (open files limit {open_files})")
+    web_pid = processes.children["web"].proc.pid
+    held = asyncio.run(connections.hold_polls(system.web_url, session_ids, cancel_session, plan.held, web_pid))
+    figures += held_figures(held, plan.held)
+    if held.first_errors:
+        context.append("held-poll errors, e.g.: " + "; ".join(held.first_errors))
+    if (exited := processes.exited()) is not None:
+        context.append(f"WARNING: {exited[0]} exited with {exited[1]} during the run")
+    return figures, context
+
+
+def say(line: str) -> None:
+    """Print a progress line (stderr, so stdout carries only the table)."""
+    print(f"bench | {line}", file=sys.stderr, flush=True)
+
+
+def web_worker_description(log: Path) -> str:
+    """Return the worker class and worker count gunicorn logged at startup."""
+    text = log.read_text(errors="replace")
+    found = re.search(r"Using worker: (\S+)", text)
+    workers = len(re.findall(r"Booting worker with pid", text))
+    return f"worker class {found.group(1) if found else 'unknown'}, {workers} workers"
+
+
+async def create_sessions(web_url: str, count: int, concurrency: int = 16) -> list[str]:
+    """Start `count` logins for unlinked phones (no prompt is sent); return their session ids."""
+    ids: list[str] = []
+    phones = [unique_phone() for _ in range(count)]
+    async with httpx.AsyncClient(base_url=web_url, timeout=15, headers={"User-Agent": CHROME}) as http:
+        async def worker() -> None:
+            while phones:
+                response = await http.post("/api/auth/init", json={"phone_number": phones.pop()})
+                if response.status_code != 201:
+                    raise RuntimeError(f"/api/auth/init answered {response.status_code}: {response.text}")
+                ids.append(response.json()["session_id"])
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ids
+
+
+def throughput(plan: Plan, web_url: str, session_ids: list[str]) -> list[Figure]:
+    """Measure status polls and /healthz alternately, twice each; keep each one's best run."""
+    status_paths = [f"/api/auth/status/{sid}" for sid in session_ids]
+    best: dict[str, load.LoadResult] = {}
+    for round_number in (1, 2):
+        for name, paths in (("healthz", ["/healthz"]), ("status", status_paths)):
+            say(f"throughput of {name}, round {round_number}: {plan.load_seconds:g} s, {plan.load_connections} connections")
+            result = load.run_load(web_url, paths, plan.load_seconds, plan.load_connections)
+            if name not in best or result.per_second > best[name].per_second:
+                best[name] = result
+    status, healthz = best["status"], best["healthz"]
+
+    def errors(result: load.LoadResult) -> str:
+        return f"{result.errors} errors of {result.requests}" if result.errors else "no errors"
+
+    return [
+        Figure(f"status poll throughput ({len(session_ids)} pending sessions)", status.per_second, "req/s",
+               note=f"{load.client_name()}, best of 2, {errors(status)}"),
+        Figure("/healthz throughput (same server)", healthz.per_second, "req/s", note=errors(healthz)),
+        Figure("status / healthz", ratio(status.per_second, healthz.per_second), at_least=GOAL_RATIO,
+               goal_text=f">= {GOAL_RATIO}"),
+    ]
+
+
+def latency_figure(name: str, seconds: list[float], fraction: float, note: str = "") -> Figure:
+    """Return a percentile of latencies in ms (NaN when nothing was measured)."""
+    value = percentile(seconds, fraction) * 1000 if seconds else float("nan")
+    return Figure(name, value, "ms", note=note)
+
+
+def login_figures(long_run: logins.LoginRun, plain_run: logins.LoginRun) -> list[Figure]:
+    """Return tap-to-browser percentiles of both runs and the goal on their p99s."""
+    long_ms, plain_ms = long_run.latencies(), plain_run.latencies()
+    long_p99 = latency_figure("tap -> browser p99, long poll", long_ms, 0.99)
+    plain_p99 = latency_figure("tap -> browser p99, plain polls", plain_ms, 0.99)
+    return [
+        latency_figure("tap -> browser p50, long poll (?wait=25)", long_ms, 0.50, note=f"{len(long_ms)} logins"),
+        long_p99,
+        latency_figure("tap -> browser p50, plain polls (1 s)", plain_ms, 0.50, note=f"{len(plain_ms)} logins"),
+        plain_p99,
+        Figure("long-poll p99 / plain p99", ratio(long_p99.value, plain_p99.value), at_most=GOAL_LONG_POLL_SHARE,
+               goal_text=f"<= {GOAL_LONG_POLL_SHARE}"),
+    ]
+
+
+def held_figures(held: connections.HeldPolls, target: int) -> list[Figure]:
+    """Return the held-poll count, memory per poll, and the checks made while they waited."""
+    return [
+        Figure("long polls held at once", held.held, at_least=GOAL_HELD, goal_text=f">= {GOAL_HELD:,}",
+               note=f"of {held.attempted} opened; {held.errors} errors, {held.answered_early} answered early"),
+        Figure("web memory per held poll", held.bytes_per_poll / 1024, "KB", at_most=GOAL_BYTES_PER_POLL / 1024,
+               goal_text=f"<= {GOAL_BYTES_PER_POLL // 1024} KB",
+               note=f"RSS {held.rss_before / 2**20:.0f} -> {held.rss_during / 2**20:.0f} MB (master + workers)"),
+        Figure("/healthz while they wait", held.healthz_seconds * 1000, "ms"),
+        Figure("DELETE -> its waiting poll answers", held.cancel_answer_seconds * 1000, "ms",
+               note="one session cancelled while all wait"),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

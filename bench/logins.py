@@ -1,0 +1,158 @@
+"""Whole logins played concurrently: a browser polls, a person taps Approve in the emulator.
+
+Measures the tap-to-browser latency (from the emulator tap call to the browser's answer) with
+long polls or with plain polls, and the /init-to-prompt latency (from the API call to the
+emulator receiving the prompt's `sendMessage`, on the emulator's clock: the same machine).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from telegram_emulator.client import EmulatorClient
+from tests.e2e.people import CHROME, TelegramPerson, inline_buttons
+
+LONG_POLL_WAIT = 25  # ?wait=N of every long poll (the contract allows up to 30)
+PROMPT_TIMEOUT = 20.0  # seconds a person waits for the approval prompt before the login counts as failed
+ANSWER_TIMEOUT = 35.0  # seconds after the tap a browser waits for the outcome
+APPROVE_PREFIX = "ap:"  # callback data of the simple prompt's approve button: ap:<session uuid>
+
+
+@dataclass(frozen=True)
+class Login:
+    """One login's timestamps (time.time()); `status` is what the browser finally saw."""
+
+    session_pk: str
+    init_at: float
+    tap_at: float
+    answered_at: float
+    status: str
+
+    @property
+    def tap_to_browser(self) -> float:
+        """Return seconds from the tap call to the browser's answer."""
+        return self.answered_at - self.tap_at
+
+
+@dataclass(frozen=True)
+class LoginRun:
+    """The logins that completed and the errors of those that did not."""
+
+    logins: list[Login]
+    errors: list[str]
+
+    def latencies(self) -> list[float]:
+        """Return tap-to-browser seconds of the approved logins."""
+        return [login.tap_to_browser for login in self.logins if login.status == "approved"]
+
+
+def link_people(emulator_url: str, count: int) -> list[TelegramPerson]:
+    """Create `count` Telegram users and link each one's phone through the bot, concurrently."""
+
+    def one(_: int) -> TelegramPerson:
+        person = TelegramPerson(EmulatorClient(emulator_url))
+        person.link()
+        return person
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def poll_until_decided(http: httpx.Client, session_id: str, long_poll: bool, deadline: float) -> tuple[float, str]:
+    """Poll a session like a browser until it leaves `pending`; return (answer time, status).
+
+    Both modes keep to the `poll_interval` the server advertises between the starts of two
+    polls; a long poll simply asks the server to hold the answer, so a server that ignores
+    `wait` degrades to plain polling instead of being hammered.
+    """
+    params = {"wait": str(LONG_POLL_WAIT)} if long_poll else None
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        response = http.get(f"/api/auth/status/{session_id}", params=params)
+        answered_at = time.time()
+        if response.status_code != 200:
+            return answered_at, f"http {response.status_code}: {response.text[:120]}"
+        body = response.json()
+        if body["status"] != "pending":
+            return answered_at, body["status"]
+        time.sleep(max(0.0, float(body.get("poll_interval", 1)) - (time.monotonic() - started)))
+    return time.time(), "timeout"
+
+
+def _approval_prompt(person: TelegramPerson, used: set[str]) -> tuple[dict[str, Any], str] | None:
+    """Return a live approval prompt of a session not tapped yet, and its session uuid."""
+    for message in reversed(person.bot_messages()):
+        buttons = inline_buttons(message)
+        data = buttons[0].get("callback_data", "") if buttons else ""
+        if data.startswith(APPROVE_PREFIX) and data[len(APPROVE_PREFIX):] not in used:
+            return message, data[len(APPROVE_PREFIX):]
+    return None
+
+
+def _logins_of(person: TelegramPerson, web_url: str, count: int, long_poll: bool, pollers: ThreadPoolExecutor,
+               run_deadline: float) -> LoginRun:
+    """Play `count` logins of one person, one after the other: init, poll, wait for the prompt, tap."""
+    logins: list[Login] = []
+    errors: list[str] = []
+    used: set[str] = set()
+    headers = {"User-Agent": CHROME}
+    with httpx.Client(base_url=web_url, headers=headers, timeout=LONG_POLL_WAIT + 10) as http:
+        for _ in range(count):
+            if time.monotonic() > run_deadline:
+                errors.append("run deadline reached")
+                break
+            init_at = time.time()
+            response = http.post("/api/auth/init", json={"phone_number": person.phone})
+            if response.status_code != 201:
+                errors.append(f"init: {response.status_code} {response.text[:120]}")
+                continue
+            session_id = response.json()["session_id"]
+            answer: Future[tuple[float, str]] = pollers.submit(
+                poll_until_decided, http, session_id, long_poll, time.monotonic() + PROMPT_TIMEOUT + ANSWER_TIMEOUT)
+            found = None
+            prompt_deadline = time.monotonic() + PROMPT_TIMEOUT
+            while found is None and time.monotonic() < prompt_deadline:
+                found = _approval_prompt(person, used)
+                if found is None:
+                    time.sleep(0.05)
+            if found is None:
+                errors.append("no prompt within %g s" % PROMPT_TIMEOUT)
+                http.delete(f"/api/auth/session/{session_id}")
+                answer.result()
+                continue
+            message, session_pk = found
+            used.add(session_pk)
+            tap_at = time.time()
+            person.tap(message, 0)
+            answered_at, status = answer.result()
+            if status != "approved":
+                errors.append(f"browser saw {status}")
+            logins.append(Login(session_pk, init_at, tap_at, answered_at, status))
+    return LoginRun(logins, errors)
+
+
+def run_logins(web_url: str, people: list[TelegramPerson], total: int, long_poll: bool, max_seconds: float) -> LoginRun:
+    """Run `total` logins spread over `people` (one login at a time each, all people at once)."""
+    per_person = math.ceil(total / len(people))
+    deadline = time.monotonic() + max_seconds
+    with ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="person") as persons, \
+            ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="browser") as pollers:
+        runs = list(persons.map(lambda p: _logins_of(p, web_url, per_person, long_poll, pollers, deadline), people))
+    return LoginRun([x for run in runs for x in run.logins], [e for run in runs for e in run.errors])
+
+
+def init_to_prompt(emulator: EmulatorClient, logins: list[Login]) -> list[float]:
+    """Return, per login, seconds from the /init call to the emulator receiving its prompt."""
+    first_prompt: dict[str, float] = {}
+    for call in emulator.calls("sendMessage"):
+        markup = str(call["params"].get("reply_markup", ""))
+        if APPROVE_PREFIX in markup:
+            pk = markup.split(APPROVE_PREFIX, 1)[1][:36]
+            first_prompt.setdefault(pk, call["time"])
+    return [first_prompt[x.session_pk] - x.init_at for x in logins if x.session_pk in first_prompt]
