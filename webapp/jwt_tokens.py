@@ -57,10 +57,19 @@ def unauthorized(code: str, message: str) -> Response:
     return error_response(401, code, message, BEARER_CHALLENGE)
 
 
+def lacks_expiry(payload: dict[str, Any]) -> bool:
+    """Tell whether a token has no usable `exp` (PyJWT checks exp only when present)."""
+    return not isinstance(payload.get("exp"), (int, float))
+
+
 def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
-    """Tell whether the token's family was revoked; a database outage propagates (fail closed)."""
+    """Tell whether the token's family was revoked; a database outage propagates (fail closed).
+
+    A token without an expiry is treated as revoked: we never issue one, so it is forged or
+    from a key that leaked, and it must not live forever.
+    """
     family_id = payload.get(FAMILY_CLAIM)
-    if not isinstance(family_id, str):
+    if not isinstance(family_id, str) or lacks_expiry(payload):
         return True
     with db.transaction() as conn:
         return not token_families.is_active(conn, family_id)
@@ -93,6 +102,11 @@ def decode_refresh_token(token: str) -> tuple[str, str]:
     except (jwt.PyJWTError, JWTExtendedException):
         raise ApiError(401, "invalid_token", "The token is invalid.", BEARER_CHALLENGE) from None
     family_id, jti = payload.get(FAMILY_CLAIM), payload.get("jti")
-    if payload.get("type") != "refresh" or not isinstance(family_id, str) or not isinstance(jti, str):
+    if (
+        payload.get("type") != "refresh"
+        or not isinstance(family_id, str)
+        or not isinstance(jti, str)
+        or lacks_expiry(payload)
+    ):
         raise ApiError(401, "invalid_token", "The token is invalid.", BEARER_CHALLENGE)
     return family_id, jti

@@ -271,7 +271,7 @@ def sign(claims: dict[str, Any]) -> str:
     return jwt.encode(claims, INSECURE_DEV_JWT_KEY, algorithm="HS256")
 
 
-@pytest.mark.parametrize("claim", ["aud", "iss", "sub", "nbf"])
+@pytest.mark.parametrize("claim", ["aud", "iss", "sub", "nbf", "exp", "fam"])
 @pytest.mark.parametrize("path", ["/api/auth/me", "/api/auth/refresh"])
 def test_a_token_missing_a_required_claim_is_a_401(client, login, claim, path):
     tokens = login()
