@@ -7,6 +7,8 @@
 
 Every transition is one `UPDATE ... WHERE status = 'pending' AND expires_at > now() RETURNING`,
 so two taps, a tap racing the expiry, or two pollers racing for the tokens have one winner.
+Each transition (and each new session) is mirrored to Redis around its commit by
+`core.status_cache`: the status endpoint's hot path and its long polls rely on that.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from core import status_cache
 
 Row = dict[str, Any]
 
@@ -102,7 +106,9 @@ def create(
                 ttl_seconds,
             ),
         )
-        return NewSession(cur.fetchone(), session_id)
+        row = cur.fetchone()
+    status_cache.track_created(conn, row)
+    return NewSession(row, session_id)
 
 
 def get(conn, session_pk: uuid.UUID | str) -> Row | None:
@@ -135,6 +141,12 @@ def effective_status(row: Row) -> str:
     return row["status"]
 
 
+def _changed(conn, row: Row | None) -> Row | None:
+    """Mirror one transition's outcome to the status cache (around the commit) and return it."""
+    status_cache.track_transitions(conn, [row])
+    return row
+
+
 def _decide(conn, session_pk: str, telegram_id: int, new_status: str, only_mode: str | None = None) -> Row | None:
     with conn.cursor() as cur:
         cur.execute(
@@ -146,7 +158,7 @@ def _decide(conn, session_pk: str, telegram_id: int, new_status: str, only_mode:
             " RETURNING s.*",
             (new_status, str(session_pk), telegram_id, only_mode, only_mode),
         )
-        return cur.fetchone()
+        return _changed(conn, cur.fetchone())
 
 
 def approve(conn, session_pk: str, telegram_id: int) -> Row | None:
@@ -173,7 +185,7 @@ def pick_number(conn, session_pk: str, telegram_id: int, number: str) -> Row | N
             " RETURNING s.*",
             (number, str(session_pk), telegram_id),
         )
-        return cur.fetchone()
+        return _changed(conn, cur.fetchone())
 
 
 def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
@@ -206,7 +218,7 @@ def cancel(conn, session_id: str) -> Row | None:
             " WHERE secret_hash = %s AND status = 'pending' AND expires_at > now() RETURNING *",
             (hash_secret(session_id),),
         )
-        return cur.fetchone()
+        return _changed(conn, cur.fetchone())
 
 
 def expire(conn, session_pk: str) -> Row | None:
@@ -217,7 +229,7 @@ def expire(conn, session_pk: str) -> Row | None:
             " WHERE id = %s AND status = 'pending' AND expires_at <= now() RETURNING *",
             (str(session_pk),),
         )
-        return cur.fetchone()
+        return _changed(conn, cur.fetchone())
 
 
 def consume(conn, session_id: str) -> Row | None:
@@ -228,7 +240,7 @@ def consume(conn, session_id: str) -> Row | None:
             " WHERE secret_hash = %s AND status = 'approved' RETURNING *",
             (hash_secret(session_id),),
         )
-        return cur.fetchone()
+        return _changed(conn, cur.fetchone())
 
 
 def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> bool:
@@ -270,7 +282,9 @@ def reject_pending_for_phone(conn, phone_number: str) -> list[Row]:
             " WHERE phone_number = %s AND status = 'pending' AND expires_at > now() RETURNING *",
             (phone_number,),
         )
-        return cur.fetchall()
+        rows = cur.fetchall()
+    status_cache.track_transitions(conn, rows)
+    return rows
 
 
 def record_login_notice(conn, session_pk: str, message_id: int) -> bool:

@@ -11,13 +11,14 @@ import logging
 import os
 import select
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.pool
 
+from core import redis_client
 from core.errors import ServiceUnavailable
 from core.settings import Settings, get_settings
 
@@ -121,6 +122,10 @@ def server_hung_up(conn: psycopg2.extensions.connection) -> bool:
         return True
 
 
+# Callbacks of the transactions in progress, by connection: (before commit, after commit).
+# Keyed by id(conn), because psycopg2 connections take no attributes; `transaction()` owns the entry.
+_hooks: dict[int, tuple[list[Callable[[], None]], list[Callable[[], None]]]] = {}
+
 _pool: Pool | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
@@ -130,6 +135,8 @@ def configure(settings: Settings | None = None) -> Pool:
     """Create (or recreate) this process's pool from the settings."""
     global _pool, _pool_pid
     settings = settings or get_settings()
+    # The status cache is written around commits (core/status_cache.py): same settings, same Redis.
+    redis_client.configure(settings)
     with _pool_lock:
         if _pool is not None and _pool_pid == os.getpid():
             _pool.close()
@@ -156,8 +163,11 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
     pool = get_pool()
     conn = pool.acquire()
     broken = False
+    before, after = _hooks[id(conn)] = ([], [])
     try:
         yield conn
+        for hook in before:
+            hook()
         conn.commit()
     except BROKEN_CONNECTION_ERRORS as exc:
         broken = True
@@ -169,7 +179,25 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
             conn.rollback()
         raise
     finally:
+        _hooks.pop(id(conn), None)
         pool.release(conn, broken)
+    # After the connection went back: a callback (Redis, say) must not hold a Postgres connection.
+    for hook in after:
+        hook()
+
+
+def before_commit(conn: psycopg2.extensions.connection, hook: Callable[[], None]) -> None:
+    """Run `hook` just before this transaction commits (an exception from it rolls back)."""
+    hooks = _hooks.get(id(conn))
+    if hooks is not None:  # a connection outside `transaction()` (tools, tests) commits itself
+        hooks[0].append(hook)
+
+
+def after_commit(conn: psycopg2.extensions.connection, hook: Callable[[], None]) -> None:
+    """Run `hook` once this transaction has committed; it is dropped on rollback."""
+    hooks = _hooks.get(id(conn))
+    if hooks is not None:
+        hooks[1].append(hook)
 
 
 def connect(dsn: str) -> psycopg2.extensions.connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,7 +14,7 @@ from core import auth_sessions, db, events, phones, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, openapi, schemas
+from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, openapi, schemas, status_waits
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,43 @@ def enqueue_session_tasks(new: auth_sessions.NewSession, linked: bool, ttl_secon
     },
 )
 def session_status(session_id: str) -> Response:
-    """Report a login's state; hand out the tokens on the first poll after approval."""
+    """Report a login's state; hand out the tokens on the first poll after approval; wait up to `?wait=` s for a change."""
     settings = _settings()
-    wait_seconds(request.args.get("wait"))  # TODO(issue 4): long-poll up to `wait` s; answered at once for now.
-    # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
-    limits.check_poll_interval(session_id)
+    wait = wait_seconds(request.args.get("wait"))
+    if wait == 0:
+        # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
+        return answer_status(session_id, limits.check_poll(session_id), settings)
+    listener = status_waits.listener(settings.redis_url)
+    # Registered before the first read: a transition is either seen by that read or wakes us.
+    with listener.waiting(limits.session_digest(session_id)) as waiter:
+        deadline = time.monotonic() + wait
+        check: limits.PollCheck | None = limits.check_poll(session_id)
+        while True:
+            answer = answer_status(session_id, check, settings)
+            body = answer.get_json(silent=True) or {}
+            if answer.status_code != 200 or body.get("status") != auth_sessions.PENDING:
+                return answer
+            expires_at = time.monotonic() + body["expires_in"]
+            # Wake at the deadline, or just after expires_at (so the answer can be `expired`).
+            woken = waiter.wait(min(deadline, expires_at + EXPIRY_SLACK_SECONDS) - time.monotonic())
+            if not woken and time.monotonic() >= deadline:
+                # Still pending after `wait` s; no Postgres connection was held meanwhile.
+                expires_in = max(0, int(expires_at - time.monotonic()))
+                return pending_answer(expires_in, settings, body.get("delivery") == delivery_status.FAILING)
+            check = None  # woken, or at expires_at: Postgres has the news
+
+
+# A waiting poll wakes this long after the session's `expires_in` (whole seconds, rounded down).
+EXPIRY_SLACK_SECONDS = 1.05
+
+
+def answer_status(session_id: str, check: limits.PollCheck | None, settings: Settings) -> Response:
+    """Answer a status poll: from the Redis read alone while pending, else from Postgres."""
+    if check is not None and check.cached_status == auth_sessions.PENDING:
+        remaining_ms = check.expires_at_ms - check.now_ms
+        # Near expires_at, Postgres (whose clock decides expiry) answers instead of the cache.
+        if remaining_ms > CACHE_TRUST_MARGIN_MS:
+            return pending_answer(remaining_ms // 1000, settings, check.delivery_failing)
     grant: tuple[dict[str, Any], dict[str, Any]] | None = None
     expired_now = False
     with db.transaction() as conn:
@@ -122,8 +155,7 @@ def session_status(session_id: str) -> Response:
     if expired_now:
         announce_end(row["id"], "session_expired")
     if state == auth_sessions.PENDING:
-        pending = {"status": state, "expires_in": row["expires_in"], "poll_interval": settings.poll_interval}
-        return jsonify({**pending, **delivery_status.pending_fields(settings)})
+        return pending_answer(row["expires_in"], settings, None)
     if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
         raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:
@@ -132,6 +164,20 @@ def session_status(session_id: str) -> Response:
         events.emit("tokens_issued", session=row["id"], user=user["id"], family=family["id"])
         return jsonify({"status": auth_sessions.APPROVED, "tokens": tokens, "user": users.public_profile(user)})
     return jsonify({"status": state})
+
+
+# Redis's and Postgres's clocks may differ a little: the cache is trusted until 1 s before expiry.
+CACHE_TRUST_MARGIN_MS = 1000
+
+
+def pending_answer(expires_in: int, settings: Settings, delivery_failing: bool | None) -> Response:
+    """Return the body of a pending login; `delivery_failing` None means "ask Redis"."""
+    body: dict[str, Any] = {"status": auth_sessions.PENDING, "expires_in": expires_in, "poll_interval": settings.poll_interval}
+    if delivery_failing is None:
+        body.update(delivery_status.pending_fields(settings))
+    elif delivery_failing:
+        body["delivery"] = delivery_status.FAILING
+    return jsonify(body)
 
 
 @bp.delete("/session/<path:session_id>")

@@ -28,6 +28,7 @@ from flask_limiter import Limiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import prompt_delivery, status_cache
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from webapp import client_info
@@ -48,7 +49,10 @@ MIN_POLL_GAP_SECONDS = 0.5
 
 # GCRA (a token bucket in one key): the key holds the "theoretical arrival time" of the next poll
 # in ms; a poll may come `burst` gaps early. Redis's clock, so every web host agrees.
-# Returns 0 when the poll is allowed, else the ms to wait.
+# The same script also reads the session's cached status (core/status_cache.py) and the
+# "Telegram is failing" flag, so a pending poll costs one round trip in all (EVALSHA).
+# Returns {ms to wait (0: allowed), cached status or '', its expires_at in ms or 0, now in ms,
+# 1 if prompts are failing else 0}.
 POLL_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -57,12 +61,23 @@ local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
 local early = tat - now - burst * gap
-if early > 0 then return early end
+if early > 0 then return {early, '', 0, now, 0} end
 redis.call('SET', KEYS[1], tat + gap, 'PX', tat + gap - now)
-return 0
+local cached = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])
+return {0, cached[1] or '', tonumber(cached[2]) or 0, now, redis.call('EXISTS', KEYS[3])}
 """
 
 REDIS_ERRORS = (redis.RedisError, limits.errors.StorageError)
+
+
+@dataclass(frozen=True)
+class PollCheck:
+    """What the poll's one Redis round trip found: the session's cached status and Redis's clock."""
+
+    cached_status: str | None
+    expires_at_ms: int
+    now_ms: int
+    delivery_failing: bool
 
 
 @dataclass(frozen=True)
@@ -129,23 +144,31 @@ def check_refresh_per_ip() -> None:
     _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_ip() or "-")
 
 
-def check_poll_interval(session_id: str) -> None:
-    """Raise 429 slow_down when this session is polled sooner than `poll_interval` allows."""
+def check_poll(session_id: str) -> PollCheck:
+    """Raise 429 slow_down when this session is polled sooner than `poll_interval` allows; else return its cached status."""
     state = _state()
     gap_ms = poll_gap_ms(state.settings.poll_interval)
-    # The session id is a bearer secret: the key holds its digest. One round trip.
-    key = f"poll:{_digest(session_id)}"
+    # The session id is a bearer secret: keys hold its digest. One round trip.
+    digest = _digest(session_id)
+    keys = [f"poll:{digest}", status_cache.key(digest), prompt_delivery.FAILING_KEY]
+    args = [gap_ms, state.settings.rate_limit_poll_burst, status_cache.STATUS_FIELD, status_cache.EXPIRES_FIELD]
     try:
-        wait_ms = int(state.poll_script(keys=[key], args=[gap_ms, state.settings.rate_limit_poll_burst]))
+        wait_ms, status, expires_ms, now_ms, failing = state.poll_script(keys=keys, args=args)
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"poll interval check failed: {type(exc).__name__}") from exc
-    if wait_ms > 0:
+    if int(wait_ms) > 0:
         raise ApiError(
             429,
             "slow_down",
             f"Polling too fast; wait {state.settings.poll_interval} seconds between polls.",
-            {"Retry-After": str(retry_after_seconds(wait_ms / 1000))},
+            {"Retry-After": str(retry_after_seconds(int(wait_ms) / 1000))},
         )
+    return PollCheck((status or b"").decode() or None, int(expires_ms), int(now_ms), bool(failing))
+
+
+def session_digest(session_id: str) -> str:
+    """Return the hex SHA-256 of a session id: its name in Redis (as in Postgres)."""
+    return _digest(session_id)
 
 
 def poll_gap_ms(poll_interval: int) -> int:

@@ -1,0 +1,109 @@
+"""A Redis copy of which logins are pending, and a message on every transition out of pending.
+
+The status endpoint answers a pending login from this copy alone (no Postgres); a long poll
+waits for the message. Only pending sessions are cached: any other status, or a missing entry,
+sends the reader to Postgres, which stays the truth. Keys and channels carry the SHA-256 of the
+browser's session id (what Postgres stores too), never the id itself.
+
+Written around commits by `core.auth_sessions`, so no caller can forget it:
+- `/init` commits a session -> the entry is written (`pending`, `expires_at`);
+- a transition, before its commit -> the entry is deleted, so a process that dies between the
+  commit and the message leaves a cache miss (Postgres answers), never a stale "pending";
+- after the commit -> the entry is deleted again (in case the first delete failed) and the new
+  status is published on `auth-status:<hash>`.
+Every Redis call here is best effort with short timeouts: a transition never fails for Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import redis
+
+from core import db, redis_client
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "auth-status:"
+CHANNEL_PREFIX = "auth-status:"
+CHANNEL_PATTERN = CHANNEL_PREFIX + "*"
+# An entry outlives its session's expiry a little; a reader treats it as pending only before that.
+EXTRA_TTL_MS = 60_000
+PENDING = "pending"
+# Fields of the entry (a Redis hash).
+STATUS_FIELD = "s"
+EXPIRES_FIELD = "e"
+
+
+def key(secret_hash_hex: str) -> str:
+    """Return the cache key of a session, from the hex SHA-256 of its browser session id."""
+    return KEY_PREFIX + secret_hash_hex
+
+
+def channel(secret_hash_hex: str) -> str:
+    """Return the channel a session's transitions are published on."""
+    return CHANNEL_PREFIX + secret_hash_hex
+
+
+def hash_hex(row: dict[str, Any]) -> str:
+    """Return the hex secret hash of a stored session row."""
+    return bytes(row["secret_hash"]).hex()
+
+
+def expires_at_ms(row: dict[str, Any]) -> int:
+    """Return a session's `expires_at` as Unix milliseconds."""
+    return int(row["expires_at"].timestamp() * 1000)
+
+
+def track_created(conn, row: dict[str, Any]) -> None:
+    """Cache a new session as pending once its transaction commits."""
+    digest, expires_ms = hash_hex(row), expires_at_ms(row)
+    db.after_commit(conn, lambda: _write_pending(digest, expires_ms))
+
+
+def track_transitions(conn, rows: Iterable[dict[str, Any] | None]) -> None:
+    """Drop the cached status of sessions leaving `pending` before the commit; announce them after it."""
+    changed = [(hash_hex(row), row["status"]) for row in rows if row is not None]
+    if not changed:
+        return
+    db.before_commit(conn, lambda: _forget(digest for digest, _ in changed))
+    db.after_commit(conn, lambda: _announce(changed))
+
+
+def _write_pending(digest: str, expires_ms: int) -> None:
+    client = redis_client.get_quick_redis()
+    if client is None:
+        return
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            pipe.hset(key(digest), mapping={STATUS_FIELD: PENDING, EXPIRES_FIELD: expires_ms})
+            pipe.pexpireat(key(digest), expires_ms + EXTRA_TTL_MS)
+            pipe.execute()
+    except redis.RedisError as exc:  # a miss only costs the poll a Postgres read
+        log.warning("could not cache a new session's status: %s", type(exc).__name__)
+
+
+def _forget(digests: Iterable[str]) -> None:
+    client = redis_client.get_quick_redis()
+    keys = [key(digest) for digest in digests]
+    if client is None or not keys:
+        return
+    try:
+        client.delete(*keys)
+    except redis.RedisError as exc:
+        log.warning("could not drop cached session statuses before a commit: %s", type(exc).__name__)
+
+
+def _announce(changed: list[tuple[str, str]]) -> None:
+    client = redis_client.get_quick_redis()
+    if client is None:
+        return
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            pipe.delete(*(key(digest) for digest, _ in changed))
+            for digest, status in changed:
+                pipe.publish(channel(digest), status)
+            pipe.execute()
+    except redis.RedisError as exc:  # a long poll then answers at its deadline; the next poll misses and reads Postgres
+        log.warning("could not announce session transitions: %s", type(exc).__name__)

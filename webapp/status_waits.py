@@ -1,0 +1,145 @@
+"""Long polls of the status endpoint: wait, holding no Postgres connection, for a login's next transition.
+
+One listener per web process holds ONE Redis connection, pattern-subscribed to every session's
+channel (`core.status_cache`); a waiting request registers an event under its session's hash
+and sleeps on it. Measured against the alternatives (README, "Long polling"): a SUBSCRIBE or a
+BLPOP per waiting request needs one Redis connection per waiting browser (5,000 waiting polls =
+5,000 connections, beyond our pool and near Redis's default maxclients), while every web
+process receiving every transition is cheap, as transitions are rare next to polls.
+
+A request registers before it reads the status, so a transition is either seen by that read or
+wakes it. Messages published while the listener is (re)connecting are lost, so every waiter is
+woken when a subscription is (re)established, and re-reads the status from Postgres.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Iterator
+
+import redis
+
+from core import status_cache
+
+log = logging.getLogger(__name__)
+
+# How long the first long poll of a process waits for the listener's subscription.
+SUBSCRIBE_WAIT_SECONDS = 2.0
+RECONNECT_PAUSE_SECONDS = 1.0
+# A blocked read returns this often, so a dead connection's error surfaces.
+READ_TIMEOUT_SECONDS = 5.0
+
+
+class Waiter:
+    """One waiting request: woken by its session's transition, or by a resubscription."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        """Wake the request up."""
+        self._event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True if woken (the status may have changed), False at the timeout."""
+        woken = self._event.wait(max(0.0, seconds))
+        self._event.clear()
+        return woken
+
+
+class Listener:
+    """This process's subscription to every session's transitions, and the requests waiting on them."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[Waiter]] = {}
+        self._subscribed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def waiting(self, digest: str) -> Iterator[Waiter]:
+        """Register a waiter for the session with this secret hash (hex) for the block's duration."""
+        self._ensure_started()
+        waiter = Waiter()
+        with self._lock:
+            self._waiters.setdefault(digest, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                group = self._waiters.get(digest)
+                if group is not None:
+                    group.discard(waiter)
+                    if not group:
+                        del self._waiters[digest]
+
+    def waiting_count(self) -> int:
+        """Return how many requests wait right now."""
+        with self._lock:
+            return sum(len(group) for group in self._waiters.values())
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="status-listener", daemon=True)
+                self._thread.start()
+        # Only the first polls of a process ever wait here; later ones find it set.
+        self._subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+
+    def _wake(self, digest: str) -> None:
+        with self._lock:
+            waiters = list(self._waiters.get(digest, ()))
+        for waiter in waiters:
+            waiter.wake()
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            waiters = [waiter for group in self._waiters.values() for waiter in group]
+        for waiter in waiters:
+            waiter.wake()
+
+    def _run(self) -> None:
+        while True:
+            client = redis.Redis.from_url(
+                self._redis_url, socket_connect_timeout=2.0, socket_timeout=None, socket_keepalive=True
+            )
+            pubsub = client.pubsub()
+            try:
+                pubsub.psubscribe(status_cache.CHANNEL_PATTERN)
+                while True:
+                    message = pubsub.get_message(timeout=READ_TIMEOUT_SECONDS)
+                    if message is None:
+                        continue
+                    if message["type"] == "psubscribe":
+                        self._subscribed.set()
+                        self._wake_all()  # whatever was published while we were away
+                    elif message["type"] == "pmessage":
+                        channel = message["channel"].decode()
+                        self._wake(channel[len(status_cache.CHANNEL_PREFIX) :])
+            except Exception as exc:  # Redis down or restarted: resubscribe, never die
+                log.warning("status listener lost Redis (%s); resubscribing", type(exc).__name__)
+            finally:
+                self._subscribed.clear()
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+                    client.close()
+            self._wake_all()
+            time.sleep(RECONNECT_PAUSE_SECONDS)
+
+
+_listeners: dict[tuple[int, str], Listener] = {}
+_listeners_lock = threading.Lock()
+
+
+def listener(redis_url: str) -> Listener:
+    """Return this process's listener for a Redis URL (created lazily, anew after a fork)."""
+    key = (os.getpid(), redis_url)
+    with _listeners_lock:
+        if key not in _listeners:
+            _listeners[key] = Listener(redis_url)
+        return _listeners[key]
