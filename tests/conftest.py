@@ -31,6 +31,7 @@ LAYER_BY_DIRECTORY = {
     "integration": "integration",
     "devstack": "integration",  # starts real (embedded) servers
     "e2e": "e2e",
+    "faults": "e2e",  # a private system whose servers the tests stop (tests/faults/conftest.py)
 }
 TEST_REDIS_DB = 15  # a DB index of its own on a shared TEST_REDIS_URL server, flushed per session
 
