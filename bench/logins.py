@@ -3,11 +3,16 @@
 Measures the tap-to-browser latency (from the emulator tap call to the browser's answer) with
 long polls or with plain polls, and the /init-to-prompt latency (from the API call to the
 emulator receiving the prompt's `sendMessage`, on the emulator's clock: the same machine).
+
+A person taps after a random pause of up to one poll interval once the prompt is there, so taps
+land at every phase of a plain-polling browser's schedule (which starts at /init): a fixed pause
+would always hit the same phase and measure only that one.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +26,7 @@ from tests.e2e.people import CHROME, TelegramPerson, inline_buttons
 LONG_POLL_WAIT = 25  # ?wait=N of every long poll (the contract allows up to 30)
 PROMPT_TIMEOUT = 20.0  # seconds a person waits for the approval prompt before the login counts as failed
 ANSWER_TIMEOUT = 35.0  # seconds after the tap a browser waits for the outcome
+CHAT_CHECK_INTERVAL = 0.2  # seconds between looks at a person's chat: the emulator shares the 2 cores
 APPROVE_PREFIX = "ap:"  # callback data of the simple prompt's approve button: ap:<session uuid>
 
 
@@ -113,6 +119,7 @@ def _logins_of(person: TelegramPerson, web_url: str, count: int, long_poll: bool
                 errors.append(f"init: {response.status_code} {response.text[:120]}")
                 continue
             session_id = response.json()["session_id"]
+            poll_interval = float(response.json()["poll_interval"])
             answer: Future[tuple[float, str]] = pollers.submit(
                 poll_until_decided, http, session_id, long_poll, time.monotonic() + PROMPT_TIMEOUT + ANSWER_TIMEOUT)
             found = None
@@ -120,7 +127,7 @@ def _logins_of(person: TelegramPerson, web_url: str, count: int, long_poll: bool
             while found is None and time.monotonic() < prompt_deadline:
                 found = _approval_prompt(person, used)
                 if found is None:
-                    time.sleep(0.05)
+                    time.sleep(CHAT_CHECK_INTERVAL)
             if found is None:
                 errors.append("no prompt within %g s" % PROMPT_TIMEOUT)
                 http.delete(f"/api/auth/session/{session_id}")
@@ -128,6 +135,7 @@ def _logins_of(person: TelegramPerson, web_url: str, count: int, long_poll: bool
                 continue
             message, session_pk = found
             used.add(session_pk)
+            time.sleep(random.uniform(0, poll_interval))
             tap_at = time.time()
             person.tap(message, 0)
             answered_at, status = answer.result()

@@ -27,7 +27,8 @@ def ratio(numerator: float, denominator: float) -> float:
 class Figure:
     """One measured figure: its value and unit, and a goal when the issue sets one.
 
-    `at_least` / `at_most` make the verdict: PASS, MISS, or "-" for figures shown for context.
+    `at_least` / `at_most` make the verdict: PASS, MISS, or "-" for figures shown for context;
+    `failed_check` (why) makes it MISS whatever the value, when a check behind the figure failed.
     """
 
     name: str
@@ -37,13 +38,14 @@ class Figure:
     at_most: float | None = None
     goal_text: str = ""
     note: str = ""
+    failed_check: str = ""
 
     @property
     def verdict(self) -> str:
         """Return PASS or MISS against the goal, "-" when there is none, MISS for a value not measured."""
         if self.at_least is None and self.at_most is None:
             return "-"
-        if math.isnan(self.value):
+        if math.isnan(self.value) or self.failed_check:
             return "MISS"
         if self.at_least is not None and self.value < self.at_least:
             return "MISS"
@@ -68,7 +70,8 @@ def format_value(value: float, unit: str = "") -> str:
 def format_table(figures: Sequence[Figure]) -> str:
     """Return the figures as an aligned text table: figure | value | goal | result | note."""
     header = ("figure", "value", "goal", "result", "note")
-    rows = [(f.name, format_value(f.value, f.unit), f.goal_text or "-", f.verdict, f.note) for f in figures]
+    rows = [(f.name, format_value(f.value, f.unit), f.goal_text or "-", f.verdict,
+             "; ".join(x for x in (f.failed_check, f.note) if x)) for f in figures]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:

@@ -75,3 +75,9 @@ def test_wrk_summary_is_read_with_every_kind_of_error() -> None:
     result = parse_wrk_output(WRK_SUMMARY)
     assert (result.client, result.requests, result.seconds, result.errors) == ("wrk", 50000, 8.0, 10)
     assert result.per_second == pytest.approx((50000 - 10) / 8.0)
+
+
+def test_a_failed_check_misses_whatever_the_value() -> None:
+    figure = Figure("held", 6000, at_least=5000, failed_check="server unresponsive")
+    assert figure.verdict == "MISS"
+    assert "server unresponsive" in format_table([figure])
