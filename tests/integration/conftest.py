@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 import tasks
-from core import auth_sessions, db
+from core import auth_sessions, db, prompt_delivery
 from tests import factories
 from webapp import create_app
 
@@ -81,6 +82,9 @@ def clean_tables(database_url: str) -> None:
 @pytest.fixture
 def make_app(database_url: str, redis_url: str, fake_queue: FakeQueue, clean_tables: None) -> Iterator[Callable[..., Flask]]:
     """Return a factory of test apps on the test database; keyword arguments override the config."""
+
+    # An earlier test's Telegram failures would add "delivery": "failing" to every pending answer.
+    redis.Redis.from_url(redis_url).delete(prompt_delivery.FAILING_KEY)
 
     def build(**overrides: Any) -> Flask:
         config: dict[str, Any] = {

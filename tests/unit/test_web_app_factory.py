@@ -90,5 +90,5 @@ def test_gunicorn_config(monkeypatch):
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     conf = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
     assert conf["bind"] == "127.0.0.1:9123"
-    assert (conf["workers"], conf["worker_class"], conf["threads"]) == (3, "gthread", 8)
+    assert (conf["workers"], conf["worker_class"], conf["worker_connections"]) == (3, "gevent", 5000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["accesslog"]) == (30, 10, "-")
