@@ -4,7 +4,8 @@
   phone, checked before the phone's user is looked up (the answer can't tell linked phones apart);
 - `/refresh`: RATE_LIMIT_REFRESH_PER_FAMILY per login, RATE_LIMIT_REFRESH_PER_IP for tokens
   that don't even decode (guessing);
-- `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`.
+- `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`, in the
+  same Lua script that reads the session's cached status (one round trip per pending poll).
 
 The counters are flask-limiter's (its "moving-window" strategy: exact, so a client can't get
 twice a limit across a window boundary as with "fixed-window"), on one Limiter per app. The
