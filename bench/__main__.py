@@ -22,6 +22,8 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"bench: interrupted ({exc or 'Ctrl-C'}); everything stopped. logs: {LOG_DIR}", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a broken stage: say where, after everything was stopped
+        traceback.print_exc()
+        print(f"bench: failed; everything stopped. logs: {LOG_DIR}", file=sys.stderr)
+        return 1
     finally:
         signal.alarm(0)
     context.append(f"run took {time.monotonic() - started:.0f} s")
@@ -143,7 +149,7 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
     figures: list[Figure] = []
 
     say(f"creating {plan.sessions} pending sessions")
-    session_ids = asyncio.run(create_sessions(system.web_url, plan.sessions + 1))
+    session_ids = create_sessions(system.web_url, plan.sessions + 1)
     cancel_session, session_ids = session_ids[0], session_ids[1:]
     figures += throughput(plan, system.web_url, session_ids)
 
@@ -187,20 +193,22 @@ def web_worker_description(log: Path) -> str:
     return f"worker class {found.group(1) if found else 'unknown'}, {workers} workers"
 
 
-async def create_sessions(web_url: str, count: int, concurrency: int = 16) -> list[str]:
+def create_sessions(web_url: str, count: int, concurrency: int = 8) -> list[str]:
     """Start `count` logins for unlinked phones (no prompt is sent); return their session ids."""
-    ids: list[str] = []
-    phones = [unique_phone() for _ in range(count)]
-    async with httpx.AsyncClient(base_url=web_url, timeout=15, headers={"User-Agent": CHROME}) as http:
-        async def worker() -> None:
-            while phones:
-                response = await http.post("/api/auth/init", json={"phone_number": phones.pop()})
-                if response.status_code != 201:
-                    raise RuntimeError(f"/api/auth/init answered {response.status_code}: {response.text}")
-                ids.append(response.json()["session_id"])
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return ids
+    def create(phone: str) -> str:
+        try:
+            response = httpx.post(f"{web_url}/api/auth/init", json={"phone_number": phone},
+                                  headers={"User-Agent": CHROME}, timeout=15)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"POST /api/auth/init failed ({type(exc).__name__}) with {concurrency} "
+                               f"in flight; see {LOG_DIR / 'web.log'}") from exc
+        if response.status_code != 201:
+            raise RuntimeError(f"/api/auth/init answered {response.status_code}: {response.text}")
+        return response.json()["session_id"]
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(create, [unique_phone() for _ in range(count)]))
 
 
 def throughput(plan: Plan, web_url: str, session_ids: list[str]) -> list[Figure]:

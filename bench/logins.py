@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from telegram_emulator.client import EmulatorClient
+from telegram_emulator.client import EmulatorClient, EmulatorError
 from tests.e2e.people import CHROME, TelegramPerson, inline_buttons
 
 LONG_POLL_WAIT = 25  # ?wait=N of every long poll (the contract allows up to 30)
@@ -102,56 +103,77 @@ def _approval_prompt(person: TelegramPerson, used: set[str]) -> tuple[dict[str, 
 
 
 def _logins_of(person: TelegramPerson, web_url: str, count: int, long_poll: bool, pollers: ThreadPoolExecutor,
-               run_deadline: float) -> LoginRun:
-    """Play `count` logins of one person, one after the other: init, poll, wait for the prompt, tap."""
+               deadline: float, stop: threading.Event) -> LoginRun:
+    """Play `count` logins of one person, one after the other; a login that fails is an error, not a crash."""
     logins: list[Login] = []
     errors: list[str] = []
     used: set[str] = set()
-    headers = {"User-Agent": CHROME}
-    with httpx.Client(base_url=web_url, headers=headers, timeout=LONG_POLL_WAIT + 10) as http:
+    with httpx.Client(base_url=web_url, headers={"User-Agent": CHROME}, timeout=LONG_POLL_WAIT + 10) as http:
         for _ in range(count):
-            if time.monotonic() > run_deadline:
-                errors.append("run deadline reached")
+            if stop.is_set() or time.monotonic() > deadline:
+                errors.append("run stopped or its time was up")
                 break
-            init_at = time.time()
-            response = http.post("/api/auth/init", json={"phone_number": person.phone})
-            if response.status_code != 201:
-                errors.append(f"init: {response.status_code} {response.text[:120]}")
-                continue
-            session_id = response.json()["session_id"]
-            poll_interval = float(response.json()["poll_interval"])
-            answer: Future[tuple[float, str]] = pollers.submit(
-                poll_until_decided, http, session_id, long_poll, time.monotonic() + PROMPT_TIMEOUT + ANSWER_TIMEOUT)
-            found = None
-            prompt_deadline = time.monotonic() + PROMPT_TIMEOUT
-            while found is None and time.monotonic() < prompt_deadline:
-                found = _approval_prompt(person, used)
-                if found is None:
-                    time.sleep(CHAT_CHECK_INTERVAL)
-            if found is None:
-                errors.append("no prompt within %g s" % PROMPT_TIMEOUT)
-                http.delete(f"/api/auth/session/{session_id}")
-                answer.result()
-                continue
-            message, session_pk = found
-            used.add(session_pk)
-            time.sleep(random.uniform(0, poll_interval))
-            tap_at = time.time()
-            person.tap(message, 0)
-            answered_at, status = answer.result()
-            if status != "approved":
-                errors.append(f"browser saw {status}")
-            logins.append(Login(session_pk, init_at, tap_at, answered_at, status))
+            try:
+                logins.append(_one_login(person, http, long_poll, pollers, used, stop))
+            except (LoginFailed, httpx.HTTPError, EmulatorError, KeyError, ValueError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:160])
     return LoginRun(logins, errors)
+
+
+class LoginFailed(RuntimeError):
+    """A login did not go the way a person and a browser expect."""
+
+
+def _one_login(person: TelegramPerson, http: httpx.Client, long_poll: bool, pollers: ThreadPoolExecutor,
+               used: set[str], stop: threading.Event) -> Login:
+    """Init, let the browser poll, wait for the prompt, pause, tap Approve, wait for the browser's answer."""
+    init_at = time.time()
+    response = http.post("/api/auth/init", json={"phone_number": person.phone})
+    if response.status_code != 201:
+        raise LoginFailed(f"init answered {response.status_code} {response.text[:100]}")
+    session_id = response.json()["session_id"]
+    poll_interval = float(response.json()["poll_interval"])
+    answer: Future[tuple[float, str]] = pollers.submit(
+        poll_until_decided, http, session_id, long_poll, time.monotonic() + PROMPT_TIMEOUT + ANSWER_TIMEOUT)
+    found = None
+    prompt_deadline = time.monotonic() + PROMPT_TIMEOUT
+    while found is None and time.monotonic() < prompt_deadline and not stop.is_set():
+        found = _approval_prompt(person, used)
+        if found is None:
+            time.sleep(CHAT_CHECK_INTERVAL)
+    if found is None:
+        http.delete(f"/api/auth/session/{session_id}")  # the browser's poll ends with "cancelled"
+        answer.result()
+        raise LoginFailed(f"no prompt within {PROMPT_TIMEOUT:g} s")
+    message, session_pk = found
+    used.add(session_pk)
+    time.sleep(random.uniform(0, poll_interval))
+    tap_at = time.time()
+    person.tap(message, 0)
+    answered_at, status = answer.result()
+    if status != "approved":
+        raise LoginFailed(f"the browser saw {status}")
+    return Login(session_pk, init_at, tap_at, answered_at, status)
 
 
 def run_logins(web_url: str, people: list[TelegramPerson], total: int, long_poll: bool, max_seconds: float) -> LoginRun:
     """Run `total` logins spread over `people` (one login at a time each, all people at once)."""
     per_person = math.ceil(total / len(people))
     deadline = time.monotonic() + max_seconds
-    with ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="person") as persons, \
-            ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="browser") as pollers:
-        runs = list(persons.map(lambda p: _logins_of(p, web_url, per_person, long_poll, pollers, deadline), people))
+    stop = threading.Event()
+    persons = ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="person")
+    pollers = ThreadPoolExecutor(max_workers=len(people), thread_name_prefix="browser")
+    try:
+        futures = [persons.submit(_logins_of, p, web_url, per_person, long_poll, pollers, deadline, stop)
+                   for p in people]
+        runs = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C or the run's alarm: don't wait for the threads; stopping the processes ends their requests.
+        stop.set()
+        raise
+    finally:
+        persons.shutdown(wait=False, cancel_futures=True)
+        pollers.shutdown(wait=False, cancel_futures=True)
     return LoginRun([x for run in runs for x in run.logins], [e for run in runs for e in run.errors])
 
 
