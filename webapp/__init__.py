@@ -12,7 +12,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import db
 from core.settings import ConfigError, Settings, get_settings
-from webapp import auth_api, cli, errors, health, jwt_tokens, limits, openapi, requests_json, security_headers
+from webapp import (
+    auth_api,
+    cli,
+    demo,
+    docs,
+    errors,
+    health,
+    jwt_tokens,
+    limits,
+    openapi,
+    requests_json,
+    security_headers,
+)
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -59,6 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(demo.bp)
     app.cli.add_command(cli.db_cli)
     return app
 

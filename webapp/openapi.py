@@ -25,6 +25,7 @@ API_VERSION = "1.0.0"
 OPENAPI_VERSION = "3.1.0"
 BEARER_SCHEME = "bearerAuth"
 SCHEMA_REF = "#/components/schemas/{model}"
+JSON_MEDIA_TYPE = "application/json"
 DOCUMENT_KEY = "openapi_document"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,7 +103,7 @@ PATH_PARAMETERS = {
 TAGS = [
     {"name": "auth", "description": "Log a person in through the Telegram bot; access and refresh tokens."},
     {"name": "health", "description": "Liveness and readiness for load balancers."},
-    {"name": "docs", "description": "This document."},
+    {"name": "docs", "description": "This document, and a viewer of it."},
 ]
 
 DESCRIPTION = """\
@@ -124,6 +125,8 @@ class Operation:
     query: type[BaseModel] | None = None
     bearer: bool = False
     tag: str = "auth"
+    # The success answers' media type: /api/docs is an HTML page, every other route answers JSON.
+    media_type: str = JSON_MEDIA_TYPE
     # status -> {operationId of a follow-up call: {its parameter: runtime expression}} (OpenAPI links)
     links: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
 
@@ -146,6 +149,7 @@ def operation(
     bearer: bool = False,
     tag: str = "auth",
     links: Mapping[int, Mapping[str, Mapping[str, str]]] | None = None,
+    media_type: str = JSON_MEDIA_TYPE,
 ) -> Callable[[F], F]:
     """Declare a view's contract; with `body`, validate the JSON body and pass it as `body=`."""
     declared = Operation(
@@ -156,6 +160,7 @@ def operation(
         bearer=bearer,
         tag=tag,
         links=dict(links or {}),
+        media_type=media_type,
     )
 
     def decorate(view: F) -> F:
@@ -269,7 +274,7 @@ def operation_object(endpoint: str, view: Callable[..., Any], declared: Operatio
     if declared.bearer:
         result["security"] = [{BEARER_SCHEME: []}]
     for status, model in declared.responses.items():
-        result["responses"][str(status)] = success_response(status, model)
+        result["responses"][str(status)] = success_response(status, model, declared.media_type)
         if status in declared.links:
             result["responses"][str(status)]["links"] = {
                 target: {"operationId": target, "parameters": dict(parameters)}
@@ -297,11 +302,13 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return parameters
 
 
-def success_response(status: int, model: type[BaseModel] | None) -> dict[str, Any]:
-    """Return the response object of a success status (no content when `model` is None)."""
+def success_response(status: int, model: type[BaseModel] | None, media_type: str = JSON_MEDIA_TYPE) -> dict[str, Any]:
+    """Return the response object of a success status (no content when a JSON answer has no `model`)."""
     response: dict[str, Any] = {"description": (model.__doc__ or "").strip() if model else STATUS_DESCRIPTIONS[status]}
-    if model is not None:
-        response["content"] = {"application/json": {"schema": model.__name__}}
+    if media_type != JSON_MEDIA_TYPE:
+        response["content"] = {media_type: {"schema": {"type": "string"}}}
+    elif model is not None:
+        response["content"] = {JSON_MEDIA_TYPE: {"schema": model.__name__}}
     return response
 
 

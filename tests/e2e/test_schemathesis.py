@@ -58,6 +58,7 @@ OPERATIONS = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
 ]
 # Operations whose input can break the document's rules (a body, a bounded query, a bearer
 # token), so that schemathesis can generate invalid requests for them too.
