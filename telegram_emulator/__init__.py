@@ -22,10 +22,14 @@ Faults (POST /control/faults) fire before validation, FIFO, once each. Kind "tim
 connection `delay` seconds and then answers 500 WITHOUT performing the call: the client times
 out and the message is NOT delivered, as when Telegram loses a request.
 
+Chat page: GET / (files under static/, served at /chat/...): a person plays a Telegram user.
+
 Control API (JSON; errors are {"error": "..."} with 400/404/409):
   GET    /control/health                -> {"ok": true}
   POST   /control/reset                 -> {"ok": true}  (ids keep counting)
   POST   /control/users                 {first_name, id?, last_name?, username?, language_code?="en"} -> User
+  GET    /control/users                 -> {users: [User, ...]}
+  GET    /control/bot                   -> the bot's User (as getMe answers)
   POST   /control/send_message          {user_id, text} -> {update_id, message}
   POST   /control/share_contact         {user_id, phone_number, contact_user_id?=own|int|null,
                                          first_name?, last_name?, forwarded?=false} -> {update_id, message}

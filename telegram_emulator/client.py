@@ -59,6 +59,14 @@ class EmulatorClient:
         """Create a user (first_name required; id, last_name, username, language_code optional)."""
         return self._request("POST", "/users", json=fields)
 
+    def users(self) -> list[dict[str, Any]]:
+        """Return every user, oldest first."""
+        return self._request("GET", "/users")["users"]
+
+    def bot(self) -> dict[str, Any]:
+        """Return the bot's User object (id 0 until the bot's first Bot API call)."""
+        return self._request("GET", "/bot")
+
     def send_message(self, user_id: int, text: str) -> dict[str, Any]:
         """Send a text from the user to the bot; return {"update_id", "message"}."""
         return self._request("POST", "/send_message", json={"user_id": user_id, "text": text})

@@ -76,6 +76,20 @@ def create_user() -> ResponseReturnValue:
     return jsonify(_state().add_user(fields))
 
 
+@control.get("/users")
+def list_users() -> ResponseReturnValue:
+    """List the users, oldest first (the chat page offers them to pick from)."""
+    state = _state()
+    with state.lock:
+        return jsonify({"users": [dict(user) for user in state.users.values()]})
+
+
+@control.get("/bot")
+def bot() -> ResponseReturnValue:
+    """Show the bot's name and username (its id is 0 until the bot's first call)."""
+    return jsonify(_state().bot_user())
+
+
 @control.post("/send_message")
 def send_message() -> ResponseReturnValue:
     """Have a user send a text message to the bot."""

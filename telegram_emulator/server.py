@@ -1,4 +1,4 @@
-"""The HTTP face of the emulator: the Bot API at /bot<token>/<method>, control at /control."""
+"""The HTTP face of the emulator: the Bot API at /bot<token>/<method>, control at /control, chat page at /."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from telegram_emulator.bot_api import BotApi
+from telegram_emulator.chat_page import chat_page
 from telegram_emulator.control import control
 from telegram_emulator.spec import BotApiSpec, UploadedFile, load_default_spec
 from telegram_emulator.state import EmulatorState
@@ -44,10 +45,12 @@ def create_app(
     spec = spec or load_default_spec()
     sender = WebhookSender(state)
     sender.start()
-    app = Flask("telegram_emulator")
+    # The chat page's blueprint serves the only static files, under /chat.
+    app = Flask("telegram_emulator", static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # Keep Telegram's field order.
     app.extensions["telegram_emulator"] = Emulator(state, spec, BotApi(state, spec), sender)
     app.register_blueprint(control)
+    app.register_blueprint(chat_page)
     app.add_url_rule("/bot<token>/<method>", "bot_api", _bot_api_call, methods=["GET", "POST"])
     app.register_error_handler(HTTPException, _http_error)
     return app
