@@ -56,7 +56,9 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
         where = "" if emulator == DEFAULT_EMULATOR_URL else f" TELEGRAM_API_URL={emulator}"
         lines += [
             "",
-            "  Play the Telegram user offline, in another terminal:",
+            f"  Play the Telegram user in your browser: {emulator}/",
+            "",
+            "  Or in another terminal:",
             f"    make phone{where} PHONE_NUMBER={SAMPLE_PHONE}",
             "    then type: start <bot_url from the init answer>, contact, tap 1",
             f"    or at once: make phone{where} PHONE_NUMBER={SAMPLE_PHONE} PHONE_SCRIPT='start <bot_url>; tap 1'",

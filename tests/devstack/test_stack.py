@@ -46,3 +46,12 @@ def test_banner_masks_passwords_and_shows_how_to_play(tmp_path: Path) -> None:
     assert "hunter2" not in text and "app:***@db.example" in text
     assert "http://127.0.0.1:8000/healthz" in text and "/api/auth/init" in text
     assert "make phone TELEGRAM_API_URL=http://127.0.0.1:40001" in text
+
+
+def test_banner_points_to_the_chat_page_only_with_the_embedded_emulator(tmp_path: Path) -> None:
+    embedded = Stack(env={"PORT": "8000"}, services=[StandIn("telegram", True, "http://127.0.0.1:8081", "emulator")])
+    text = banner(embedded, ["web"], tmp_path)
+    assert "Play the Telegram user in your browser: http://127.0.0.1:8081/" in text
+    assert "make phone PHONE_NUMBER=" in text  # the terminal phone stays
+    real = Stack(env={"PORT": "8000"}, services=[StandIn("telegram", False, "https://api.telegram.org")])
+    assert "in your browser" not in banner(real, ["web"], tmp_path)
