@@ -10,7 +10,7 @@ PYTEST_LAYER = echo "$(PY) -m pytest -m $(1) $(PYTEST_ARGS)"; status=0; $(PY) -m
 	if [ $$status -eq 5 ]; then echo "no $(1) tests yet"; status=0; fi; exit $$status
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run phone migrate test test-unit test-integration test-e2e bench clean
+.PHONY: help venv run phone migrate test test-unit test-integration test-e2e security-report bench clean
 
 help: ## list the targets
 	@echo "Dance of Mind: make <target>"
@@ -44,6 +44,9 @@ test-integration: $(STAMP) ## integration tests (real Postgres and Redis)
 
 test-e2e: $(STAMP) ## end-to-end tests (every process)
 	@$(call PYTEST_LAYER,e2e)
+
+security-report: $(STAMP) ## run the fault and bad-input tests, print what was survived, tried and checked
+	$(PY) -m tests.report $(PYTEST_ARGS)
 
 bench: $(STAMP) ## benchmark the whole system on embedded services, ~4 min (BENCH_ARGS=--quick or --save)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -234,3 +234,9 @@ def wait_for_closed_prompt(person: TelegramPerson, message_id: int, timeout: flo
         return message if message["edited"] and not inline_buttons(message) else None
 
     return person.emulator.wait_for(closed, timeout=timeout, description=f"prompt {message_id} closed")
+
+
+def held_send_calls(faults: FaultSystem, chat_id: int) -> list[dict[str, Any]]:
+    """Return the sendMessage calls to a chat that the emulator held (its "timeout" fault)."""
+    calls = faults.system.emulator.calls("sendMessage")
+    return [c for c in calls if c.get("fault") == "timeout" and int(c["params"]["chat_id"]) == chat_id]

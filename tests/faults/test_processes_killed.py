@@ -14,6 +14,7 @@ from tests.e2e.system import BOT_LANGUAGE
 from tests.faults.system import (
     FaultSystem,
     RecordingBrowser,
+    held_send_calls,
     last_message_id,
     wait_for,
     wait_for_closed_prompt,
@@ -23,12 +24,6 @@ from tests.faults.system import (
 # Room for a duplicate prompt to show up, if the recovery sent one.
 DUPLICATE_WINDOW_SECONDS = 2.0
 SHORT_TTL_SECONDS = 4
-
-
-def held_send_calls(faults: FaultSystem, chat_id: int) -> list[dict]:
-    """Return the sendMessage calls to a chat that the emulator is holding (the "timeout" fault)."""
-    calls = faults.system.emulator.calls("sendMessage")
-    return [c for c in calls if c.get("fault") == "timeout" and int(c["params"]["chat_id"]) == chat_id]
 
 
 @pytest.mark.fault("worker SIGKILLed while Telegram holds its sendMessage")
