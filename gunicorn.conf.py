@@ -1,6 +1,8 @@
 """Gunicorn settings for `gunicorn wsgi:app` (GUNICORN_CMD_ARGS and the command line still win)."""
 
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
@@ -30,3 +32,37 @@ def post_worker_init(worker) -> None:
 
 # No post_fork pool setup: the app is not preloaded, and core.db.get_pool() builds a new pool
 # whenever the process id changes, so no worker can inherit the master's connections.
+
+
+
+def _prepare_metrics_dir() -> str | None:
+    """Give this master's workers one fresh directory for their shared Prometheus metrics; return it if ours."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        # prometheus_client's rule: wipe the directory between runs, or old workers' files count again.
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(given, name))
+        return None
+    created = tempfile.mkdtemp(prefix="dom-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+    return created
+
+
+# Here, while gunicorn reads this file, not in on_starting: the master imports prometheus_client
+# (through logger_class's package) before that hook, and it picks its storage at import time.
+_metrics_dir_created = _prepare_metrics_dir()
+
+
+def child_exit(server, worker) -> None:
+    """Drop a dead worker's live gauges (its waiting long polls) from /metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """Remove the metrics directory this master created."""
+    if _metrics_dir_created:
+        shutil.rmtree(_metrics_dir_created, ignore_errors=True)

@@ -7,6 +7,7 @@ import sys
 
 from botrunner import duplicates, webhook
 from botrunner.app import ALLOWED_UPDATES, build_application
+from core import logs
 from core.settings import ConfigError, get_settings
 
 log = logging.getLogger("botrunner")
@@ -14,7 +15,7 @@ log = logging.getLogger("botrunner")
 
 def main() -> int:
     """Run the bot until interrupted; return the process exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("INFO")  # until the settings are read: their errors must be seen
     try:
         settings = get_settings()
         settings.ensure_usable("bot")
@@ -22,9 +23,8 @@ def main() -> int:
         for line in str(exc).splitlines():
             log.error("%s", line)
         return 2
-    logging.getLogger().setLevel(settings.log_level)
-    # httpx logs every request at INFO (getUpdates every few seconds), its URL carrying the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Also quietens httpx, which logs every getUpdates URL (the token in it) at INFO.
+    logs.configure(settings.log_level, settings.log_format)
     application = build_application(settings)
     duplicates.install(application)
     if settings.bot_mode == "webhook":

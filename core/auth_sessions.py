@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core import status_cache
+from core import shared_metrics, status_cache
 
 Row = dict[str, Any]
 
@@ -142,8 +142,9 @@ def effective_status(row: Row) -> str:
 
 
 def _changed(conn, row: Row | None) -> Row | None:
-    """Mirror one transition's outcome to the status cache (around the commit) and return it."""
+    """Mirror one transition's outcome to the status cache and the login counters (around the commit); return it."""
     status_cache.track_transitions(conn, [row])
+    shared_metrics.track_outcomes(conn, [row])
     return row
 
 
@@ -284,6 +285,7 @@ def reject_pending_for_phone(conn, phone_number: str) -> list[Row]:
         )
         rows = cur.fetchall()
     status_cache.track_transitions(conn, rows)
+    shared_metrics.track_outcomes(conn, rows)
     return rows
 
 

@@ -16,10 +16,13 @@ SECRET_FIELDS = frozenset({"session_id", "access_token", "refresh_token", "token
 def emit(event: str, **fields: Any) -> None:
     """Log `event` with its fields as `key=value` pairs; phones are masked, secrets dropped."""
     parts = [f"event={event}"]
+    # The same fields, kept apart for LOG_FORMAT=json (core/logs.py makes them keys of their own).
+    structured: dict[str, Any] = {"event": event}
     for key, value in fields.items():
         if key in SECRET_FIELDS or value is None:
             continue
         if key in ("phone", "phone_number"):
             value = phones.mask(str(value))
         parts.append(f"{key}={value}")
-    log.info(" ".join(parts))
+        structured[key] = value if isinstance(value, (int, float, bool)) else str(value)
+    log.info(" ".join(parts), extra={"event_fields": structured})

@@ -73,6 +73,7 @@ class Settings:
     rate_limit_poll_burst: int = 2
     telegram_send_rate: str = "25/second"
     log_level: str = "INFO"
+    log_format: str = "text"
     db_pool_size: int = 8
     db_pool_wait: float = 5.0
     db_connect_timeout: int = 3
@@ -113,6 +114,8 @@ class Settings:
         for name in RATE_LIMIT_SETTINGS:
             if not is_rate_limit(getattr(self, name)):
                 found.append(f"{name.upper()} must be a rate limit such as '10/minute', got {getattr(self, name)!r}")
+        if self.log_format not in ("text", "json"):
+            found.append(f"LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}")
         if self.rate_limit_poll_burst < 0:
             found.append("RATE_LIMIT_POLL_BURST must be 0 or more")
         for name in (
@@ -232,6 +235,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         rate_limit_poll_burst=_int(environ, "RATE_LIMIT_POLL_BURST", defaults.rate_limit_poll_burst),
         telegram_send_rate=_str(environ, "TELEGRAM_SEND_RATE", defaults.telegram_send_rate),
         log_level=_str(environ, "LOG_LEVEL", defaults.log_level).upper(),
+        log_format=_str(environ, "LOG_FORMAT", defaults.log_format).lower(),
         db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
         trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),

@@ -10,6 +10,8 @@ from celery import Celery
 # Every task retries itself, with backoff, when Postgres or Redis is unavailable (tasks/outage_retry.py).
 app = Celery("tasks", task_cls="tasks.outage_retry:OutageRetryingTask")
 app.config_from_object("celeryconfig")
+# Signal handlers only: the request id travels with tasks, and the worker logs in LOG_FORMAT.
+from tasks import log_context  # noqa: E402,F401
 
 SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
 UPDATE_PROMPT = "tasks.update_prompt"

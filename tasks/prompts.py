@@ -31,7 +31,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.warnings import PTBDeprecationWarning
 
 from botrunner import keyboards
-from core import auth_sessions, db, events, prompt_delivery, prompt_holds, prompts, redis_client, users
+from core import auth_sessions, db, events, prompt_delivery, prompt_holds, prompts, redis_client, shared_metrics, users
 from core.settings import get_settings
 from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, send_lock, telegram_client
 from tasks.telegram_request import SendBudgetSpent
@@ -153,6 +153,7 @@ def _send_locked(task: Task, session_pk: str) -> None:
             bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
         )
     except TelegramError as exc:
+        shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
         _remember_flood_control(chat_id, exc)
         reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
         if retry_delay(exc, 0) is not None:
@@ -192,6 +193,7 @@ def _retry_or_reason(task: Task, exc: TelegramError, seconds_left: float | None 
     if seconds_left is not None and delay >= seconds_left:
         return f"session expires before the next try: {exc}"
     log.info("%s failed (%s); retry %d in %.1f s", task.name, exc, retries + 1, delay)
+    shared_metrics.count(shared_metrics.TELEGRAM_RETRIES)
     raise task.retry(countdown=delay, exc=exc)
 
 

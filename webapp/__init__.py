@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any, Mapping
 
 from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import db
+from core import db, logs
 from core.settings import ConfigError, Settings, get_settings
 from webapp import (
     auth_api,
@@ -21,29 +20,21 @@ from webapp import (
     health,
     jwt_tokens,
     limits,
+    metrics,
     openapi,
+    request_id,
     requests_json,
     security_headers,
 )
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class OneLineFormatter(logging.Formatter):
-    """Format each record on one line (tracebacks included), so log collectors keep it whole."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Return the record with its newlines escaped."""
-        return super().format(record).replace("\n", "\\n")
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; `config` keys that name settings override them, the rest go to `app.config`."""
     config = dict(config or {})
     settings = get_settings().with_overrides(**{k: v for k, v in config.items() if k in SETTING_NAMES})
     settings.ensure_usable("web")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -62,6 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         methods=["GET", "POST", "DELETE"],
         expose_headers=["Retry-After"],
     )
+    # First: the request id and the timer cover everything after them, errors included.
+    request_id.register(app)
+    metrics.register(app)
     errors.register(app)
     security_headers.register(app, settings)
     jwt_tokens.configure(app, settings)
@@ -74,22 +68,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)
     app.cli.add_command(cli.db_cli)
+    app.cli.add_command(cli.doctor_command)
     return app
 
 
-def configure_logging(level_name: str) -> None:
-    """Set the root level, and log one line per record to stderr unless a handler exists already."""
-    level = logging.getLevelNamesMapping().get(level_name.upper())
-    if level is None:
-        raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, got {level_name!r}")
-    root = logging.getLogger()
-    root.setLevel(level)
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(OneLineFormatter(LOG_FORMAT))
-        root.addHandler(handler)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def configure_logging(level_name: str, log_format: str = "text") -> None:
+    """Log one line per record (text or JSON, with the request id) to stderr at this level."""
+    try:
+        logs.configure(level_name, log_format)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def empty_options_response(response: Response) -> Response:

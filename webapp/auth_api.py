@@ -14,7 +14,7 @@ from core import auth_sessions, db, events, phones, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, openapi, schemas, status_waits
+from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, metrics, openapi, schemas, status_waits
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def session_status(session_id: str) -> Response:
         return answer_status(session_id, limits.check_poll(session_id), settings)
     listener = status_waits.listener(settings.redis_url)
     # Registered before the first read: a transition is either seen by that read or wakes us.
-    with listener.waiting(limits.session_digest(session_id)) as waiter:
+    registration = listener.waiting(limits.session_digest(session_id))
+    with registration as waiter, metrics.LONG_POLLS_WAITING.track_inprogress():
         deadline = time.monotonic() + wait
         check: limits.PollCheck | None = limits.check_poll(session_id)
         while True:

@@ -32,7 +32,7 @@ from redis.retry import Retry
 from core import prompt_delivery, status_cache
 from core.errors import ServiceUnavailable
 from core.settings import Settings
-from webapp import client_info
+from webapp import client_info, metrics
 from webapp.errors import ApiError
 
 EXTENSION = "rate_limits"
@@ -158,6 +158,7 @@ def check_poll(session_id: str) -> PollCheck:
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"poll interval check failed: {type(exc).__name__}") from exc
     if int(wait_ms) > 0:
+        metrics.count_rate_limit_hit("poll")
         raise ApiError(
             429,
             "slow_down",
@@ -192,6 +193,7 @@ def _hit(state: RateLimits, limit_text: str, scope: str, key: str) -> None:
         reset_at, _ = strategy.get_window_stats(item, scope, key)
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc
+    metrics.count_rate_limit_hit(scope)
     raise ApiError(
         429,
         "rate_limited",

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import ConfigError
-from webapp import OneLineFormatter, create_app
+from core.logs import TextFormatter as OneLineFormatter
+from webapp import create_app
 from webapp.auth_api import wait_seconds
 from webapp.errors import ApiError
 
@@ -84,11 +85,15 @@ def test_wait_out_of_range_is_refused(raw):
     assert (refused.value.status, refused.value.code) == (400, "invalid_wait")
 
 
-def test_gunicorn_config(monkeypatch):
+def test_gunicorn_config(monkeypatch, tmp_path):
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.delenv("HOST", raising=False)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    # Reading the file prepares the metrics directory; a given one keeps this process's env as it was.
+    (tmp_path / "counter_1.db").write_bytes(b"stale")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     conf = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    assert list(tmp_path.iterdir()) == []  # a previous run's files would count again
     assert conf["bind"] == "127.0.0.1:9123"
     assert (conf["workers"], conf["worker_class"], conf["worker_connections"]) == (3, "gevent", 5000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["accesslog"]) == (30, 10, "-")
