@@ -1,7 +1,6 @@
 """A real browser logs in by clicking alone: the demo page on one tab, the emulator's chat on another.
 
-Playwright drives Debian's Chromium (/usr/bin/chromium, installed by .ci/run where missing):
-Playwright's own browser download does not work here, so `playwright install` is never run.
+Playwright drives Debian's Chromium (tests/chromium.py; installed by .ci/run where missing).
 Screenshots go to test-artifacts/screenshots/; with DOCS_SCREENSHOTS=1 two of them (the chat with
 the prompt, the demo page logged in) also replace docs/screenshots/browser-login-*.png, shown in
 the README.
@@ -20,43 +19,23 @@ import pytest
 
 from devstack import PROJECT_ROOT
 from devstack.phone import user_id_for
+from tests.chromium import browser_context, needs_chromium
 from tests.e2e.people import unique_phone
 from tests.e2e.system import System
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 STEP_TIMEOUT_MS = 20_000  # one step: the worker's prompt, the bot's answer; generous for 2 shared cores
-VIEWPORT = {"width": 1000, "height": 760}
 DOCS_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does, as root)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def pages(tests_artifacts_dir: Path) -> Iterator[tuple[sync_api.Page, sync_api.Page, list[str]]]:
+def pages() -> Iterator[tuple[sync_api.Page, sync_api.Page, list[str]]]:
     """Open Chromium with two tabs, the demo page's and the chat's; collect their JavaScript errors."""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT, locale="en-US")
-            context.set_default_timeout(STEP_TIMEOUT_MS)
-            errors: list[str] = []
-            demo, chat = context.new_page(), context.new_page()
-            for name, page in (("demo", demo), ("chat", chat)):
-                # A CSP violation or a failed asset shows up as a console error: none is allowed.
-                page.on("console", lambda m, name=name: errors.append(f"{name}: {m.text}") if m.type == "error" else None)
-                page.on("pageerror", lambda e, name=name: errors.append(f"{name}: {e}"))
-            yield demo, chat, errors
-        finally:
-            browser.close()
+    with browser_context(STEP_TIMEOUT_MS) as (context, errors):
+        yield context.new_page(), context.new_page(), errors
 
 
 def test_a_person_logs_in_by_clicking_across_the_demo_page_and_the_chat(
