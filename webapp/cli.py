@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from core import migrations
 from core.settings import Settings
@@ -25,6 +25,7 @@ def upgrade_command() -> None:
 
 
 @click.command("doctor")
+@with_appcontext
 def doctor_command() -> None:
     """Check the settings, Postgres, Redis, the bot token, the webhook and a worker; one line each."""
     app_settings = current_app.extensions.get("settings")
