@@ -6,21 +6,21 @@ SUPPORTED_LANGUAGES = ("ru", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
-        "ru": "Здравствуйте! Я бот входа на сайт {site}.\n\nЧтобы входить на сайт через Telegram, "
-        "поделитесь своим номером телефона кнопкой ниже.",
-        "en": "Hello! I'm the login bot of {site}.\n\nTo sign in to the site with Telegram, "
-        "share your phone number with the button below.",
+        "ru": "Здравствуйте! Я помогаю входить на сайт {site} через Telegram.\n\nЧтобы начать, "
+        "поделитесь своим номером телефона — кнопка ниже.",
+        "en": "Hello! I'm the login bot for {site}.\n\nTo sign in to the site with Telegram, "
+        "share your phone number using the button below.",
     },
     "share_contact_button": {
         "ru": "📱 Поделиться номером",
         "en": "📱 Share my phone number",
     },
     "contact_not_own": {
-        "ru": "Это не ваш контакт. Привязать можно только свой номер: нажмите кнопку ниже.",
-        "en": "That contact isn't yours. Only your own number can be linked: use the button below.",
+        "ru": "Это чужой контакт. Привязать можно только свой номер — нажмите кнопку ниже.",
+        "en": "That contact isn't yours. You can only link your own number: use the button below.",
     },
     "contact_invalid": {
-        "ru": "Не удалось распознать номер телефона из контакта.",
+        "ru": "Не удалось распознать номер телефона в этом контакте.",
         "en": "I couldn't read a phone number from that contact.",
     },
     "linked": {
@@ -33,7 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "phone_changed": {
         "ru": "Готово: теперь к вашему Telegram привязан номер {phone}.",
-        "en": "Done: your Telegram is now linked to {phone}.",
+        "en": "Done: {phone} is now the number linked to your Telegram.",
     },
     "phone_taken": {
         "ru": "Номер {phone} уже привязан к другому аккаунту Telegram, поэтому привязать его здесь нельзя.",
@@ -48,14 +48,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "To confirm the login, first share your phone number with the button below.",
     },
     "start_wrong_phone": {
-        "ru": "Этот вход начат для другого номера ({phone}), а к вашему Telegram привязан другой. "
+        "ru": "Этот вход начат для номера {phone}, а к вашему Telegram привязан другой номер. "
         "Проверьте номер на сайте.",
-        "en": "This login was started for another number ({phone}) than the one linked to your Telegram. "
+        "en": "This login was started for {phone}, but a different number is linked to your Telegram. "
         "Please check the number on the website.",
     },
     "prompt_already_sent": {
-        "ru": "Запрос на вход уже отправлен: он в сообщении выше.",
-        "en": "The login request has already been sent: see the message above.",
+        "ru": "Запрос на вход уже отправлен — он в сообщении выше.",
+        "en": "The login request has already been sent — see the message above.",
     },
     "fallback": {
         "ru": "Я помогаю входить на сайт {site}. Отправьте /start, чтобы привязать номер телефона.",
@@ -68,12 +68,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "🌐 IP: {ip}\n💻 Browser: {browser}\n🕒 Time: {time}",
     },
     "prompt_match_question": {
-        "ru": "Это вы входите? Тогда нажмите число, которое показывает сайт.",
-        "en": "Is this you logging in? Then tap the number the website shows.",
+        "ru": "Это вы входите? Если да, нажмите число, которое показано на сайте.",
+        "en": "Is this you logging in? If so, tap the number shown on the website.",
     },
     "prompt_hint": {
-        "ru": "Вход начали не вы? Нажмите «Это был не я».",
-        "en": "Didn't start this login? Tap \"It wasn't me\".",
+        "ru": "Это не вы? Нажмите «Это был не я».",
+        "en": "Not you? Tap \"It wasn't me\".",
     },
     "unknown_value": {"ru": "неизвестно", "en": "unknown"},
     "button_approve": {"ru": "✅ Да, это я", "en": "✅ Yes, it's me"},
@@ -94,18 +94,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "На этот запрос уже ответили.",
         "en": "This request has already been answered.",
     },
-    "answer_not_found": {"ru": "Этот запрос больше не существует.", "en": "This request no longer exists."},
+    "answer_not_found": {"ru": "Этот запрос больше не действует.", "en": "This request is no longer valid."},
     "answer_wrong_number": {
-        "ru": "Это не то число, что на сайте: вход отклонён. Новые запросы на вход придут не раньше чем через {minutes} мин.",
-        "en": "That's not the number on the website: the login is rejected. No new login requests for {minutes} min.",
+        "ru": "Это не то число, что на сайте, поэтому вход отклонён. Новые запросы придут не раньше чем через {minutes} мин.",
+        "en": "That's not the number on the website, so the login was rejected. No new requests for {minutes} min.",
     },
     "answer_not_me": {
         "ru": "Вход отклонён, запросы на вход приостановлены.",
         "en": "Login rejected; login requests are paused.",
     },
     "answer_error": {
-        "ru": "Не получилось, попробуйте ещё раз через минуту.",
-        "en": "Something went wrong, please try again in a minute.",
+        "ru": "Что-то пошло не так. Попробуйте ещё раз через минуту.",
+        "en": "Something went wrong. Please try again in a minute.",
     },
     "command_start": {
         "ru": "Привязать номер телефона для входа на сайт",
@@ -116,13 +116,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "command_unlink": {"ru": "Забыть мой номер", "en": "Forget my phone number"},
     "command_help": {"ru": "Что умеет бот", "en": "What this bot can do"},
     "help": {
-        "ru": "Я подтверждаю входы на сайт {site}: когда кто-то вводит ваш номер, я спрашиваю вас.\n\n"
+        "ru": "Я подтверждаю входы на сайт {site}: когда на сайте вводят ваш номер, я спрашиваю, вы ли это.\n\n"
         "/start — привязать номер телефона\n"
         "/sessions — активные входы (и завершить любой)\n"
         "/logout_all — завершить все входы\n"
         "/unlink — забыть мой номер\n"
         "/help — эта справка",
-        "en": "I confirm logins to {site}: when someone enters your number, I ask you.\n\n"
+        "en": "I confirm logins to {site}: when someone enters your number there, I ask whether it's you.\n\n"
         "/start — link your phone number\n"
         "/sessions — your active logins (and end any of them)\n"
         "/logout_all — end all your logins\n"
@@ -135,13 +135,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "notice_title": {"ru": "🔓 Новый вход на сайт {site}", "en": "🔓 New login to {site}"},
     "notice_hint": {
-        "ru": "Это были не вы? /logout_all завершит все входы, /sessions покажет их.",
-        "en": "Wasn't you? /logout_all ends all your logins, /sessions shows them.",
+        "ru": "Это были не вы? /sessions покажет ваши входы, /logout_all завершит их все.",
+        "en": "Not you? /sessions shows your logins, /logout_all ends them all.",
     },
     "not_me_intro": {
-        "ru": "🚨 Вход отклонён. Без вашего Telegram войти по вашему номеру нельзя: кто-то мог лишь ввести его на сайте.",
+        "ru": "🚨 Вход отклонён. Без вашего Telegram по вашему номеру не войти: его только ввели на сайте.",
         "en": "🚨 Login rejected. Nobody can log in with your number without your Telegram: "
-        "someone could only type it on the website.",
+        "someone only typed it on the website.",
     },
     "prompts_paused_until": {
         "ru": "⏸ Запросы на вход по вашему номеру приостановлены до {time}.",
@@ -164,7 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "held_cooldown": {
         "ru": "После неверного числа новые запросы на вход придут не раньше {time}. Тогда начните вход на сайте заново.",
-        "en": "After a wrong number, no new login requests until {time}. Then start the login on the website again.",
+        "en": "After a wrong number, no new login requests will come until {time}. Then start the login on the website again.",
     },
     "resumed": {
         "ru": "▶️ Запросы на вход возобновлены. Начните вход на сайте заново.",
@@ -183,8 +183,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "sessions_more": {"ru": "…и ещё {count}.", "en": "…and {count} more."},
     "sessions_hint": {
-        "ru": "Кнопка с номером завершает этот вход; /logout_all — все сразу.",
-        "en": "A numbered button ends that login; /logout_all ends them all.",
+        "ru": "Нажмите номер, чтобы завершить этот вход, или /logout_all, чтобы завершить все сразу.",
+        "en": "Tap a number to end that login, or /logout_all to end them all.",
     },
     "no_active_logins": {"ru": "Активных входов нет.", "en": "You have no active logins."},
     "button_end_login": {"ru": "🚫 Завершить {number}", "en": "🚫 End {number}"},
@@ -204,11 +204,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "button_confirm_unlink": {"ru": "🗑 Да, забыть номер", "en": "🗑 Yes, forget my number"},
     "unlinked": {
-        "ru": "✅ Номер {phone} забыт, все входы завершены. /start — привязать номер снова.",
-        "en": "✅ {phone} is forgotten and all your logins are ended. /start links a number again.",
+        "ru": "✅ Номер {phone} забыт, все входы завершены. Чтобы привязать номер снова, отправьте /start.",
+        "en": "✅ {phone} has been forgotten and all your logins have ended. Send /start to link a number again.",
     },
     "button_cancel": {"ru": "Отмена", "en": "Cancel"},
-    "action_cancelled": {"ru": "Хорошо, ничего не изменилось.", "en": "OK, nothing has changed."},
+    "action_cancelled": {"ru": "Хорошо, всё остаётся как было.", "en": "OK, nothing has changed."},
 }
 
 
