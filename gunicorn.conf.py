@@ -1,5 +1,6 @@
 """Gunicorn settings for `gunicorn wsgi:app` (GUNICORN_CMD_ARGS and the command line still win)."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ graceful_timeout = 10
 accesslog = "-"
 # Session ids travel in URL paths; this logger writes them as *** in the access log.
 logger_class = "webapp.access_log.RedactingLogger"
+# gunicorn's default line plus the request's id (webapp/request_id.py), to join it with the app's lines.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 limit_request_line = 4094
 # gunicornc is not used, and every instance on a machine would share the one default socket path.
 control_socket_disable = True
@@ -53,6 +56,18 @@ def _prepare_metrics_dir() -> str | None:
 # Here, while gunicorn reads this file, not in on_starting: the master imports prometheus_client
 # (through logger_class's package) before that hook, and it picks its storage at import time.
 _metrics_dir_created = _prepare_metrics_dir()
+
+
+def on_starting(server) -> None:
+    """With LOG_FORMAT=json, make gunicorn's own lines (the master's, the access log) JSON too."""
+    from core import logs, settings
+
+    settings.load_dotenv_file()
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
+    # Text keeps gunicorn's own layout; an unknown value is refused by the app's settings check.
+    if log_format == "json":
+        for name in ("gunicorn.error", "gunicorn.access"):
+            logs.apply_format(logging.getLogger(name), log_format)
 
 
 def child_exit(server, worker) -> None:

@@ -61,11 +61,12 @@ def test_the_request_id_reaches_the_web_and_worker_logs(system, browser: Browser
     )
     assert response.status_code == 201 and response.headers["X-Request-ID"] == request_id
     linked_person.wait_for_prompt()
-    assert "event=session_created" in wait_for_line(system.log_dir / "web.log", f"request_id={request_id}")
+    assert "POST /api/auth/init" in wait_for_line(system.log_dir / "web.log", f'" request_id={request_id}')  # access log
+    assert "event=session_created" in wait_for_line(system.log_dir / "web.log", f"linked=True request_id={request_id}")
     # The worker's lines of the prompt task carry the id of the request that enqueued it.
-    assert "event=prompt_sent" in wait_for_line(system.log_dir / "worker.log", f"event=prompt_sent session=")
-    worker_line = wait_for_line(system.log_dir / "worker.log", f"request_id={request_id}")
-    assert request_id in worker_line
+    wait_for_line(system.log_dir / "worker.log", f"request_id={request_id}")
+    worker_lines = (system.log_dir / "worker.log").read_text(errors="replace").splitlines()
+    assert any("event=prompt_sent" in line and line.endswith(f"request_id={request_id}") for line in worker_lines)
 
 
 def test_json_logs(system, person: TelegramPerson):
@@ -77,3 +78,6 @@ def test_json_logs(system, person: TelegramPerson):
     assert entry["request_id"] == request_id and entry["event"] == "session_created"
     assert entry["logger"] == "dance_of_mind.events" and entry["level"] == "INFO"
     assert person.phone not in json.dumps(entry)
+    # gunicorn's access line is JSON too, and names the request.
+    access = json.loads(wait_for_line(system.log_dir / "web-json.log", f"request_id={request_id}"))
+    assert access["logger"] == "gunicorn.access" and "POST /api/auth/init" in access["message"]
