@@ -14,6 +14,10 @@ worker_class = "gevent"
 worker_connections = 5000
 timeout = 30
 graceful_timeout = 10
+# Keep idle keep-alive connections longer than a client's poll interval (and than the 60 s idle
+# timeout of common load balancers): with gunicorn's default of 2 s, a browser polling every 2 s
+# races the server closing its connection and sees "connection reset".
+keepalive = 65
 accesslog = "-"
 # Session ids travel in URL paths; this logger writes them as *** in the access log.
 logger_class = "webapp.access_log.RedactingLogger"
@@ -35,7 +39,6 @@ def post_worker_init(worker) -> None:
 
 # No post_fork pool setup: the app is not preloaded, and core.db.get_pool() builds a new pool
 # whenever the process id changes, so no worker can inherit the master's connections.
-
 
 
 def _prepare_metrics_dir() -> str | None:
