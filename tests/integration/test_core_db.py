@@ -65,18 +65,35 @@ def test_pool_keeps_its_connections_open(core_settings):
     assert len(pids) == 1  # reused, not reopened
 
 
-def test_a_killed_connection_is_discarded_not_reused(core_settings, database_url):
+def terminate_backend(database_url: str, pid: int) -> None:
+    """End one server process, as a Postgres restart or an admin would, and wait until it is gone."""
+    admin = db.connect(database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        # pg_terminate_backend only signals the process; with a timeout it waits for its exit.
+        cur.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    admin.close()
+
+
+def test_a_connection_killed_while_pooled_is_replaced_before_use(core_settings, database_url):
     db.configure(core_settings.with_overrides(db_pool_size=1))
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_backend_pid() AS pid")
         victim = cur.fetchone()["pid"]
-    admin = db.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(%s)", (victim,))
-    admin.close()
+    terminate_backend(database_url, victim)
+    # The server hung up on the idle connection: seen when it is taken, so no caller pays for it.
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        assert cur.fetchone()["pid"] != victim
+
+
+def test_a_connection_killed_while_in_use_is_discarded_not_reused(core_settings, database_url):
+    db.configure(core_settings.with_overrides(db_pool_size=1))
     with pytest.raises(ServiceUnavailable):
         with db.transaction() as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid() AS pid")
+            victim = cur.fetchone()["pid"]
+            terminate_backend(database_url, victim)
             cur.execute("SELECT 1")
     with db.transaction() as conn, conn.cursor() as cur:  # recovers without a restart
         cur.execute("SELECT pg_backend_pid() AS pid")
