@@ -5,15 +5,16 @@ in Redis, and Celery redelivers them only after `visibility_timeout` (an hour: i
 expiry countdowns). A Redis restarted without persistence loses the queue outright. Either way a
 prompt would never be sent and an expired prompt never closed. So, when a worker's consumer
 starts after a crash of the previous worker of the same name, or reconnects after losing the
-broker, it re-enqueues, for every pending login:
+broker, it queues `recover_sessions`, which re-enqueues, for every pending login:
 
 - `expire_session` at its expiry (at once when overdue), which also closes its prompt;
 - `send_approval_prompt` when it is linked and has no prompt and no final send error.
 
-Duplicates are harmless: the tasks are idempotent (a send lock, `record_prompt ... WHERE
-prompt_message_id IS NULL`, one claim per prompt edit). A worker that stopped cleanly (warm
-shutdown) finished its tasks and put its scheduled ones back in the queue: no sweep then, so a
-routine restart costs nothing.
+Being a task, the sweep is retried like any other while Postgres is down. Duplicates are
+harmless: the tasks are idempotent (a send lock, `record_prompt ... WHERE prompt_message_id IS
+NULL`, one claim per prompt edit). A worker that stopped cleanly (warm shutdown) finished its
+tasks and put its scheduled ones back in the queue: no sweep then, so a routine restart costs
+nothing.
 """
 
 from __future__ import annotations
@@ -22,21 +23,38 @@ import logging
 from typing import Any
 
 import redis
-from celery import bootsteps
+from celery import Task, bootsteps
 from celery.signals import worker_shutdown
 
 from core import db, events, redis_client, session_recovery
-from core.settings import get_settings
 from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, app
 
 log = logging.getLogger(__name__)
 
+RECOVER_SESSIONS = "tasks.recover_sessions"
 # Set while a worker of that name runs; still there at start-up = the last one did not stop cleanly.
 RUNNING_KEY = "worker-running:{hostname}"
 
 
+@app.task(name=RECOVER_SESSIONS, bind=True, acks_late=True)
+def recover_sessions(self: Task, why: str) -> None:
+    """Re-enqueue every pending login's expiry and, where it is missing, its prompt."""
+    with db.transaction() as conn:  # Postgres down: retried later (tasks/outage_retry.py)
+        rows = session_recovery.pending_sessions(conn)
+    # The queue this came from: a worker started with -Q must get these tasks itself.
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    prompts = 0
+    for row in rows:
+        session_pk = str(row["id"])
+        app.send_task(EXPIRE_SESSION, args=[session_pk], countdown=row["expires_in"], queue=queue)
+        if row["needs_prompt"]:
+            app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
+            prompts += 1
+    events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts)
+
+
 class RecoverSessions(bootsteps.StartStopStep):
-    """Consumer step: after a crash or a lost broker connection, re-enqueue the pending logins' tasks."""
+    """Consumer step: after a crash or a lost broker connection, ask for `recover_sessions`."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
@@ -51,33 +69,17 @@ class RecoverSessions(bootsteps.StartStopStep):
         except redis.RedisError as exc:
             log.warning("could not read the worker-running mark (%s); recovering anyway", exc)
             crashed = True
-        if crashed or reconnecting:
-            recover(queue=_first_queue(c), why="reconnected" if reconnecting else "previous worker crashed")
-
-
-def recover(queue: str | None, why: str) -> None:
-    """Re-enqueue expiry (and, where needed, the prompt) of every pending login; never raise."""
-    try:
-        conn = db.connect(get_settings().database_url)
+        if not (crashed or reconnecting):
+            return
+        why = "reconnected" if reconnecting else "previous worker crashed"
         try:
-            rows = session_recovery.pending_sessions(conn)
-        finally:
-            conn.close()
-        prompts = 0
-        for row in rows:
-            session_pk = str(row["id"])
-            app.send_task(EXPIRE_SESSION, args=[session_pk], countdown=row["expires_in"], queue=queue)
-            if row["needs_prompt"]:
-                app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
-                prompts += 1
-    except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker from consuming
-        log.warning("session recovery failed (%s: %s); the next crash or reconnect tries again", type(exc).__name__, exc)
-        return
-    events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts)
+            app.send_task(RECOVER_SESSIONS, args=[why], queue=_first_queue(c))
+        except Exception as exc:  # noqa: BLE001 - the broker just answered; never stop consuming for this
+            log.warning("could not ask for session recovery (%s: %s)", type(exc).__name__, exc)
 
 
 def _first_queue(c: Any) -> str | None:
-    # The queue this worker consumes: a worker started with -Q must get its own sweep's tasks.
+    # The queue this worker consumes: a worker started with -Q must get its own sweep.
     queues = list(c.app.amqp.queues.consume_from or {})
     return queues[0] if queues else None
 
