@@ -22,6 +22,7 @@ CHECK_SECONDS = 8.0
 TELEGRAM_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3
 WORKER_PING_SECONDS = 2.0
+UNSET_SERVICES = ("DATABASE_URL is not set", "REDIS_URL is not set", "TELEGRAM_BOT_TOKEN is not set")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +86,11 @@ def check_settings(settings: Settings) -> list[Result]:
     # The JWT key and the origins have lines of their own below.
     problems = [p for p in problems if not p.startswith(("JWT_SECRET_KEY", "ALLOWED_ORIGINS"))]
     for problem in problems:
-        results.append(Result(FAIL, "settings", problem, "set it in .env (see .env.example)"))
+        fix = "set it in .env (see .env.example)"
+        if problem.startswith(UNSET_SERVICES):
+            # `make run` starts stand-ins for these without writing them anywhere: say so.
+            fix += "; `make run` alone uses embedded stand-ins, the doctor checks what you configure"
+        results.append(Result(FAIL, "settings", problem, fix))
     if not problems:
         results.append(Result(OK, "settings", f"usable for web, worker and bot (APP_ENV={settings.app_env})"))
     results.append(_jwt_key(settings))
