@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import BotCommand, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from botrunner import commands, handlers
+from botrunner import commands, handlers, update_ids
 from core import account_menu, db, texts
 from core.settings import Settings
 
@@ -36,6 +36,7 @@ def build_application(settings: Settings) -> Application:
         .build()
     )
     application.bot_data["settings"] = settings
+    application.add_handler(TypeHandler(Update, update_ids.stamp), group=update_ids.STAMP_GROUP)
     application.add_handler(CommandHandler("start", handlers.start))
     # Account commands show and change one person's logins: only in their private chat with the bot.
     private = filters.ChatType.PRIVATE
