@@ -49,7 +49,6 @@ LOCK_BUSY_RETRY_SECONDS = 5
 CLOSE_CLAIM_SECONDS = 2 * 24 * 3600
 
 
-
 def backoff_seconds(retries: int) -> float:
     """Return the wait before retry number `retries + 1`: 1, 2, 4, 8, 16, 16 s plus up to 50% jitter."""
     base = min(2**retries, BACKOFF_CAP_SECONDS)

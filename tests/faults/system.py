@@ -213,7 +213,6 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.1) -
     raise AssertionError(f"{what}: not within {timeout} s (last value {last!r})")
 
 
-
 def last_message_id(person: TelegramPerson) -> int:
     """Return the id of the newest message in a person's chat (0 when empty)."""
     return max((m["message_id"] for m in person.emulator.chat(person.id)["messages"]), default=0)

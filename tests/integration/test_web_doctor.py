@@ -10,7 +10,6 @@ import time
 import urllib.parse
 
 import httpx
-import pytest
 
 from core.settings import Settings
 from devstack import PROJECT_ROOT
