@@ -76,6 +76,8 @@ def test_bot_text_is_shown_as_text_never_as_markup(emulator, bot, chat) -> None:
     page, _ = chat
     page.fill("#text", "/start")
     page.click("#send")
+    # The page sends asynchronously: the bot may only write once the user's /start has arrived.
+    sync_api.expect(page.locator("#messages .message.user")).to_have_count(1)
     user_id = user_id_for("+79161234567")
     hostile = '<img src=x onerror="document.title=\'pwned\'"><b>bold?</b>\nsecond line'
     _call(bot, "sendMessage", chat_id=user_id, text=hostile)
@@ -90,6 +92,7 @@ def test_the_contact_button_shares_the_edited_phone_and_buttons_tap(emulator, bo
     user_id = user_id_for("+79161234567")
     page.fill("#text", "/start")
     page.click("#send")
+    sync_api.expect(page.locator("#messages .message.user")).to_have_count(1)  # /start has arrived
     keyboard = {"keyboard": [[{"text": "Share my number", "request_contact": True}]], "one_time_keyboard": True}
     _call(bot, "sendMessage", chat_id=user_id, text="Your number, please", reply_markup=keyboard)
     page.fill("#user-phone", "79160000001")
