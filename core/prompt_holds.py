@@ -25,16 +25,26 @@ class Hold:
     until: datetime
 
 
-def pause(conn, user_id: int, seconds: int) -> datetime | None:
-    """Pause prompts to a user for `seconds` (never shortening a longer pause); return the end."""
+# The column of each hold; names come from this table only, never from input.
+HOLD_COLUMNS = {PAUSED: "prompts_paused_until", COOLDOWN: "match_cooldown_until"}
+
+
+def _extend_hold(conn, reason: str, user_id: int, seconds: int) -> datetime | None:
+    """Hold a user's prompts for `seconds` from now, never shortening a longer hold; return the end."""
+    column = HOLD_COLUMNS[reason]
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE users SET prompts_paused_until = GREATEST(prompts_paused_until, now() + make_interval(secs => %s))"
-            " WHERE id = %s RETURNING prompts_paused_until",
+            f"UPDATE users SET {column} = GREATEST({column}, now() + make_interval(secs => %s))"
+            f" WHERE id = %s RETURNING {column} AS until",
             (seconds, user_id),
         )
         row = cur.fetchone()
-    return row["prompts_paused_until"] if row else None
+    return row["until"] if row else None
+
+
+def pause(conn, user_id: int, seconds: int) -> datetime | None:
+    """Pause prompts to a user for `seconds` (never shortening a longer pause); return the end."""
+    return _extend_hold(conn, PAUSED, user_id, seconds)
 
 
 def resume(conn, user_id: int) -> bool:
@@ -49,14 +59,7 @@ def resume(conn, user_id: int) -> bool:
 
 def start_cooldown(conn, user_id: int, seconds: int) -> datetime | None:
     """Hold prompts to a user for `seconds` after a wrong number; return the end."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "UPDATE users SET match_cooldown_until = GREATEST(match_cooldown_until, now() + make_interval(secs => %s))"
-            " WHERE id = %s RETURNING match_cooldown_until",
-            (seconds, user_id),
-        )
-        row = cur.fetchone()
-    return row["match_cooldown_until"] if row else None
+    return _extend_hold(conn, COOLDOWN, user_id, seconds)
 
 
 def current(conn, user_id: int) -> Hold | None:
