@@ -13,6 +13,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import redis_connections
 from core.settings import Settings, get_settings
 
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -41,6 +42,7 @@ def get_redis(settings: Settings | None = None) -> redis.Redis:
                 socket_timeout=SOCKET_TIMEOUT_SECONDS,
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
                 health_check_interval=30,
+                **redis_connections.connection_options(url),
             )
             _client, _client_pid, _client_url = redis.Redis(connection_pool=pool), os.getpid(), url
         return _client
@@ -73,6 +75,7 @@ def get_quick_redis() -> redis.Redis | None:
                 socket_connect_timeout=QUICK_TIMEOUT_SECONDS,
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=30,
+                **redis_connections.connection_options(url),
             )
             _quick, _quick_key = redis.Redis(connection_pool=pool), (os.getpid(), url)
         return _quick

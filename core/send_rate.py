@@ -40,7 +40,7 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 
 
 class InvalidSendRate(DomainError):
-    """TELEGRAM_SEND_RATE is not one rate in flask-limiter's notation."""
+    """TELEGRAM_SEND_RATE is not one rate in the limits library's notation."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SendRate:
 
 
 def parse(text: str) -> SendRate:
-    """Return the rate of a text such as '25/second' (flask-limiter's notation)."""
+    """Return the rate of a text such as '25/second' (the limits library's notation)."""
     try:
         items = limits.parse_many(text)
     except ValueError:

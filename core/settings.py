@@ -22,7 +22,7 @@ MIN_JWT_KEY_BYTES = 32
 PROCESSES = ("web", "worker", "bot")
 
 
-# Settings written in flask-limiter's notation ("10/minute", "3 per 10 minutes").
+# Settings written in the limits library's notation ("10/minute", "3 per 10 minutes").
 RATE_LIMIT_SETTINGS = (
     "rate_limit_init_per_ip",
     "rate_limit_init_per_phone",
@@ -165,7 +165,7 @@ class Settings:
 
 
 def is_rate_limit(text: str) -> bool:
-    """Tell whether `text` is one positive rate limit in flask-limiter's notation, e.g. '10/minute'."""
+    """Tell whether `text` is one positive rate limit in the limits library's notation, e.g. '10/minute'."""
     try:
         parsed = limits.parse_many(text)
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -111,7 +112,7 @@ def session_status(session_id: str) -> Response:
     wait = wait_seconds(request.args.get("wait"))
     if wait == 0:
         # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
-        return answer_status(session_id, limits.check_poll(session_id), settings)
+        return answer(read_status(session_id, limits.check_poll(session_id)), settings)
     listener = status_waits.listener(settings.redis_url)
     # Registered before the first read: a transition is either seen by that read or wakes us.
     registration = listener.waiting(limits.session_digest(session_id))
@@ -119,17 +120,17 @@ def session_status(session_id: str) -> Response:
         deadline = time.monotonic() + wait
         check: limits.PollCheck | None = limits.check_poll(session_id)
         while True:
-            answer = answer_status(session_id, check, settings)
-            body = answer.get_json(silent=True) or {}
-            if answer.status_code != 200 or body.get("status") != auth_sessions.PENDING:
-                return answer
-            expires_at = time.monotonic() + body["expires_in"]
+            # While pending, what a waiting poll keeps is this small record, not a response.
+            status = read_status(session_id, check)
+            if not isinstance(status, Pending):
+                return status
+            expires_at = time.monotonic() + status.expires_in
             # Wake at the deadline, or just after expires_at (so the answer can be `expired`).
             woken = waiter.wait(min(deadline, expires_at + EXPIRY_SLACK_SECONDS) - time.monotonic())
             if not woken and time.monotonic() >= deadline:
                 # Still pending after `wait` s; no Postgres connection was held meanwhile.
                 expires_in = max(0, int(expires_at - time.monotonic()))
-                return pending_answer(expires_in, settings, body.get("delivery") == delivery_status.FAILING)
+                return answer(Pending(expires_in, status.delivery_failing), settings)
             check = None  # woken, or at expires_at: Postgres has the news
 
 
@@ -137,13 +138,21 @@ def session_status(session_id: str) -> Response:
 EXPIRY_SLACK_SECONDS = 1.05
 
 
-def answer_status(session_id: str, check: limits.PollCheck | None, settings: Settings) -> Response:
-    """Answer a status poll: from the Redis read alone while pending, else from Postgres."""
+@dataclass(frozen=True)
+class Pending:
+    """A login still waiting for its tap; `delivery_failing` None means "not read yet: ask Redis"."""
+
+    expires_in: int
+    delivery_failing: bool | None
+
+
+def read_status(session_id: str, check: limits.PollCheck | None) -> Pending | Response:
+    """Return `Pending` from the Redis read alone while pending, else the final answer from Postgres."""
     if check is not None and check.cached_status == auth_sessions.PENDING:
         remaining_ms = check.expires_at_ms - check.now_ms
         # Near expires_at, Postgres (whose clock decides expiry) answers instead of the cache.
         if remaining_ms > CACHE_TRUST_MARGIN_MS:
-            return pending_answer(remaining_ms // 1000, settings, check.delivery_failing)
+            return Pending(remaining_ms // 1000, check.delivery_failing)
     grant: tuple[dict[str, Any], dict[str, Any]] | None = None
     expired_now = False
     with db.transaction() as conn:
@@ -156,7 +165,7 @@ def answer_status(session_id: str, check: limits.PollCheck | None, settings: Set
     if expired_now:
         announce_end(row["id"], "session_expired")
     if state == auth_sessions.PENDING:
-        return pending_answer(row["expires_in"], settings, None)
+        return Pending(row["expires_in"], None)
     if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
         raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:
@@ -171,12 +180,15 @@ def answer_status(session_id: str, check: limits.PollCheck | None, settings: Set
 CACHE_TRUST_MARGIN_MS = 1000
 
 
-def pending_answer(expires_in: int, settings: Settings, delivery_failing: bool | None) -> Response:
-    """Return the body of a pending login; `delivery_failing` None means "ask Redis"."""
-    body: dict[str, Any] = {"status": auth_sessions.PENDING, "expires_in": expires_in, "poll_interval": settings.poll_interval}
-    if delivery_failing is None:
+def answer(status: Pending | Response, settings: Settings) -> Response:
+    """Return the response of a status read: a pending login's body, or the final answer as it is."""
+    if not isinstance(status, Pending):
+        return status
+    body: dict[str, Any] = {"status": auth_sessions.PENDING, "expires_in": status.expires_in,
+                            "poll_interval": settings.poll_interval}
+    if status.delivery_failing is None:
         body.update(delivery_status.pending_fields(settings))
-    elif delivery_failing:
+    elif status.delivery_failing:
         body["delivery"] = delivery_status.FAILING
     return jsonify(body)
 

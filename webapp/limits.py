@@ -7,11 +7,12 @@
 - `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`, in the
   same Lua script that reads the session's cached status (one round trip per pending poll).
 
-The counters are flask-limiter's (its "moving-window" strategy: exact, so a client can't get
-twice a limit across a window boundary as with "fixed-window"), on one Limiter per app. The
-checks are explicit calls in the views because their keys (the normalised phone, the token's
-family) are only known inside the view. Every check fails closed: when Redis can't answer within
-its short timeouts, the request gets 503, never a pass.
+The counters are the `limits` library's (its "moving-window" strategy: exact, so a client can't
+get twice a limit across a window boundary as with "fixed-window"), on Redis. The checks are
+explicit calls in the views because their keys (the normalised phone, the token's family) are
+only known inside the view; so no per-request hook runs (Flask-Limiter's before_request would
+cost every request, /healthz and each status poll included, and check nothing). Every check fails
+closed: when Redis can't answer within its short timeouts, the request gets 503, never a pass.
 """
 
 from __future__ import annotations
@@ -23,26 +24,30 @@ from dataclasses import dataclass
 
 import limits
 import limits.errors
+import limits.storage
+import limits.strategies
 import redis
 from flask import Flask, current_app
-from flask_limiter import Limiter
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from core import prompt_delivery, status_cache
+from core import prompt_delivery, redis_connections, status_cache
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from webapp import client_info, metrics
 from webapp.errors import ApiError
 
 EXTENSION = "rate_limits"
-STRATEGY = "moving-window"
 # A dead or hung Redis must cost a request about two seconds, not hang it: short timeouts, and
 # one retry only (redis-py's own default for a client built from a URL is ten, with backoff).
 # A pooled connection that a Redis restart closed is replaced by the pool when it is taken.
 SOCKET_TIMEOUT_SECONDS = 1.0
 POOL_WAIT_SECONDS = 1.0
-MAX_CONNECTIONS = 32
+# Per web process, opened only as concurrent requests need them. Too few costs CPU, not only
+# latency: requests queueing for a connection wait on a lock (32 here was measured to put ~10%
+# of a loaded worker's time in that wait with 64 concurrent polls).
+MAX_CONNECTIONS = 64
 # A client polling on time may arrive a little early (timers, network jitter): allow that much.
 POLL_TOLERANCE_SECONDS = 0.5
 # The shortest gap between polls that we enforce, whatever POLL_INTERVAL says.
@@ -83,16 +88,16 @@ class PollCheck:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """One app's limiter, its Redis client and the settings the limits come from."""
+    """One app's rate limiter, its Redis client and the settings the limits come from."""
 
-    limiter: Limiter
+    limiter: limits.strategies.MovingWindowRateLimiter
     redis: redis.Redis
     poll_script: redis.commands.core.Script
     settings: Settings
 
 
 def configure(app: Flask, settings: Settings) -> RateLimits:
-    """Give the app its Limiter on Redis; nothing connects until the first check."""
+    """Give the app its rate limiter on Redis; nothing connects until the first check."""
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=MAX_CONNECTIONS,
@@ -101,19 +106,12 @@ def configure(app: Flask, settings: Settings) -> RateLimits:
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
+        **redis_connections.connection_options(settings.redis_url),
     )
-    limiter = Limiter(
-        client_info.client_ip,
-        app=app,
-        storage_uri=settings.redis_url,
-        # The limits library builds its client on this pool: one pool, one set of timeouts.
-        storage_options={"connection_pool": pool},
-        strategy=STRATEGY,
-        # Fail closed: a Redis error must reach errors.py (503), never let a request through.
-        swallow_errors=False,
-        in_memory_fallback_enabled=False,
-        headers_enabled=False,  # our 429s set Retry-After themselves
-    )
+    # The limits library builds its client on this pool: one pool, one set of timeouts. Its
+    # errors propagate (no fallback to memory): errors.py turns them into 503, never a pass.
+    storage = limits.storage.storage_from_string(settings.redis_url, connection_pool=pool)
+    limiter = limits.strategies.MovingWindowRateLimiter(storage)
     client = redis.Redis(connection_pool=pool)
     state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings)
     app.extensions[EXTENSION] = state
@@ -154,7 +152,7 @@ def check_poll(session_id: str) -> PollCheck:
     keys = [f"poll:{digest}", status_cache.key(digest), prompt_delivery.FAILING_KEY]
     args = [gap_ms, state.settings.rate_limit_poll_burst, status_cache.STATUS_FIELD, status_cache.EXPIRES_FIELD]
     try:
-        wait_ms, status, expires_ms, now_ms, failing = state.poll_script(keys=keys, args=args)
+        wait_ms, status, expires_ms, now_ms, failing = _run_poll_script(state, keys, args)
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"poll interval check failed: {type(exc).__name__}") from exc
     if int(wait_ms) > 0:
@@ -166,6 +164,20 @@ def check_poll(session_id: str) -> PollCheck:
             {"Retry-After": str(retry_after_seconds(int(wait_ms) / 1000))},
         )
     return PollCheck((status or b"").decode() or None, int(expires_ms), int(now_ms), bool(failing))
+
+
+def _run_poll_script(state: RateLimits, keys: list[str], args: list[object]) -> list:
+    """Run the poll script by its hash; load it first only when this Redis doesn't know it yet.
+
+    The hot path: a bare EVALSHA (core/redis_connections.py) instead of redis-py's Script wrapper
+    and client layer. A connection a Redis restart closed is replaced at checkout; one that
+    breaks mid-call costs this poll a 503, and the browser's next poll goes through.
+    """
+    try:
+        pool = state.redis.connection_pool
+        return redis_connections.call(pool, "EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis: SCRIPT LOAD, then once more
+        return state.poll_script(keys=keys, args=args)
 
 
 def session_digest(session_id: str) -> str:
@@ -186,11 +198,10 @@ def retry_after_seconds(wait: float) -> int:
 def _hit(state: RateLimits, limit_text: str, scope: str, key: str) -> None:
     """Count one attempt against a limit; raise 429 rate_limited (or 503 without Redis)."""
     item = limits.parse(limit_text)
-    strategy = state.limiter.limiter
     try:
-        if strategy.hit(item, scope, key):
+        if state.limiter.hit(item, scope, key):
             return
-        reset_at, _ = strategy.get_window_stats(item, scope, key)
+        reset_at, _ = state.limiter.get_window_stats(item, scope, key)
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc
     metrics.count_rate_limit_hit(scope)

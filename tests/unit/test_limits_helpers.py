@@ -17,7 +17,7 @@ def test_retry_after_is_whole_seconds_rounded_up_and_at_least_one(wait, header):
     assert limits.retry_after_seconds(wait) == header
 
 
-def test_send_rates_are_read_in_flask_limiter_notation():
+def test_send_rates_are_read_in_rate_limit_notation():
     assert send_rate.parse("25/second") == send_rate.SendRate(25, 1.0)
     assert send_rate.parse("5 per 2 seconds") == send_rate.SendRate(5, 2.0)
     for text in ("", "fast", "0/second", "1/second;10/minute"):

@@ -1,4 +1,4 @@
-"""The rate-limit settings: defaults of the contract, and refusal of what flask-limiter can't read."""
+"""The rate-limit settings: defaults of the contract, and refusal of what the limits library can't read."""
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_limits_are_read_from_the_environment():
 
 
 @pytest.mark.parametrize("text", ["10/minute", "3/10 minutes", "3 per 10 minutes", "25/second", "1/day"])
-def test_flask_limiter_notation_is_accepted(text):
+def test_rate_limit_notation_is_accepted(text):
     assert is_rate_limit(text)
 
 
