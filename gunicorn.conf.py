@@ -19,8 +19,11 @@ graceful_timeout = 10
 # races the server closing its connection and sees "connection reset".
 keepalive = 65
 accesslog = "-"
-# Session ids travel in URL paths; this logger writes them as *** in the access log.
-logger_class = "webapp.access_log.RedactingLogger"
+# Session ids travel in URL paths; this logger writes them as *** in the access log. A top-level
+# module, so that the master never imports the app: modules imported before a gevent worker
+# monkey-patches keep real thread locks, and a real lock held across a greenlet switch hangs
+# the whole worker (seen: two first requests building a Redis pool under one).
+logger_class = "access_log.RedactingLogger"
 # gunicorn's default line plus the request's id (webapp/request_id.py), to join it with the app's lines.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 limit_request_line = 4094

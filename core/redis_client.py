@@ -24,27 +24,24 @@ MAX_CONNECTIONS = 64
 QUICK_TIMEOUT_SECONDS = 0.5
 
 _client: redis.Redis | None = None
-_client_pid: int | None = None
-_client_url: str | None = None
+_client_key: tuple[int, str] | None = None
 _lock = threading.Lock()
 
 
 def get_redis(settings: Settings | None = None) -> redis.Redis:
     """Return this process's Redis client (created lazily, anew after a fork or a URL change)."""
-    global _client, _client_pid, _client_url
+    global _client, _client_key
     url = (settings or get_settings()).redis_url
+    key = (os.getpid(), url)
     with _lock:
-        if _client is None or _client_pid != os.getpid() or _client_url != url:
-            pool = redis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=POOL_WAIT_SECONDS,
-                socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-                health_check_interval=30,
-                **redis_connections.connection_options(url),
-            )
-            _client, _client_pid, _client_url = redis.Redis(connection_pool=pool), os.getpid(), url
+        if _client is not None and _client_key == key:
+            return _client
+    # Built outside the lock: under gevent, filling a pool's queue may switch greenlets, and a
+    # lock held across a switch (a real one, if taken before monkey patching) hangs the worker.
+    client = _new_client(url, POOL_WAIT_SECONDS, SOCKET_TIMEOUT_SECONDS, retries=None)
+    with _lock:
+        if _client is None or _client_key != key:
+            _client, _client_key = client, key
         return _client
 
 
@@ -65,17 +62,27 @@ def get_quick_redis() -> redis.Redis | None:
     url = (_configured or get_settings()).redis_url
     if not url:
         return None
+    key = (os.getpid(), url)
     with _lock:
-        if _quick is None or _quick_key != (os.getpid(), url):
-            pool = redis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=QUICK_TIMEOUT_SECONDS,
-                socket_timeout=QUICK_TIMEOUT_SECONDS,
-                socket_connect_timeout=QUICK_TIMEOUT_SECONDS,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=30,
-                **redis_connections.connection_options(url),
-            )
-            _quick, _quick_key = redis.Redis(connection_pool=pool), (os.getpid(), url)
+        if _quick is not None and _quick_key == key:
+            return _quick
+    client = _new_client(url, QUICK_TIMEOUT_SECONDS, QUICK_TIMEOUT_SECONDS, retries=0)  # outside the lock: see get_redis
+    with _lock:
+        if _quick is None or _quick_key != key:
+            _quick, _quick_key = client, key
         return _quick
+
+
+def _new_client(url: str, pool_wait: float, socket_timeout: float, retries: int | None) -> redis.Redis:
+    """Build a client on a blocking pool; `retries` None keeps redis-py's default retry policy."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=pool_wait,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        health_check_interval=30,
+        **({} if retries is None else {"retry": Retry(NoBackoff(), retries)}),
+        **redis_connections.connection_options(url),
+    )
+    return redis.Redis(connection_pool=pool)

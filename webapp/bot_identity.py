@@ -24,9 +24,14 @@ def bot_username(settings: Settings) -> str:
         return settings.telegram_bot_username
     key = (settings.telegram_api_url, settings.telegram_bot_token)
     with _lock:
-        if key not in _usernames:
-            _usernames[key] = _ask_get_me(settings)
-        return _usernames[key]
+        known = _usernames.get(key)
+    if known is None:
+        # Asked outside the lock: holding it across an HTTP call would stall every other thread
+        # (or, under gevent, hang the worker if the lock predates monkey patching).
+        known = _ask_get_me(settings)
+        with _lock:
+            known = _usernames.setdefault(key, known)
+    return known
 
 
 def deep_link(username: str, start_token: str) -> str:

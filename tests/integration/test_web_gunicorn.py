@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +40,7 @@ def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Pa
         "TELEGRAM_BOT_USERNAME": "dom_test_bot",
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
+        "RATE_LIMIT_INIT_PER_IP": "100/minute",
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -109,3 +111,34 @@ def test_gunicorn_answers_oversized_bodies_with_json_413(gunicorn):
     )
     status, body = request(base_url, "POST", "/api/auth/init", payload, chunked=True)
     assert (status, body["error"]["code"]) == (413, "payload_too_large")
+
+
+def test_the_first_requests_of_a_fresh_worker_all_answer_when_they_arrive_together(gunicorn):
+    # Seen hanging a worker: its first requests built a shared Redis pool under a lock taken
+    # before gevent patched threading (a real lock), and the build switched greenlets.
+    base_url, log_path = gunicorn
+    phones = [f"+7916{n:07d}" for n in range(1_000_000, 1_000_024)]
+
+    def init(phone: str) -> int:
+        status, _ = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": phone}).encode())
+        return status
+
+    with ThreadPoolExecutor(max_workers=len(phones)) as pool:
+        statuses = list(pool.map(init, phones, timeout=30))
+    assert statuses == [201] * len(phones), log_path.read_text()[-3000:]
+
+
+def test_gunicorns_master_does_not_import_the_app():
+    # Modules a gevent worker inherits from the master keep the master's real thread locks.
+    script = (
+        "import runpy, sys\n"
+        "from gunicorn.util import load_class\n"
+        "config = runpy.run_path('gunicorn.conf.py')\n"
+        "load_class(config['logger_class'], section='gunicorn.loggers')\n"
+        "config['on_starting'](None)\n"
+        "ours = sorted(m for m in sys.modules if m.split('.')[0] in ('webapp', 'tasks', 'botrunner', 'wsgi'))\n"
+        "print(ours, 'core.redis_client' in sys.modules, 'core.db' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "False", "False"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.access_log import redact
+from access_log import redact
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Gunicorn's access log with session ids blanked out: they are bearer secrets (DESIGN.md)."""
+"""Gunicorn's access log with session ids blanked out: they are bearer secrets (DESIGN.md).
+
+Loaded by gunicorn's master (gunicorn.conf.py): it imports nothing of the app.
+"""
 
 from __future__ import annotations
 
