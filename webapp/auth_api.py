@@ -138,7 +138,7 @@ def session_status(session_id: str) -> Response:
 EXPIRY_SLACK_SECONDS = 1.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pending:
     """A login still waiting for its tap; `delivery_failing` None means "not read yet: ask Redis"."""
 

@@ -76,7 +76,7 @@ return {0, cached[1] or '', tonumber(cached[2]) or 0, now, redis.call('EXISTS', 
 REDIS_ERRORS = (redis.RedisError, limits.errors.StorageError)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollCheck:
     """What the poll's one Redis round trip found: the session's cached status and Redis's clock."""
 

@@ -19,7 +19,6 @@ import logging
 import os
 import threading
 import time
-from typing import Iterator
 
 import redis
 
@@ -37,6 +36,8 @@ READ_TIMEOUT_SECONDS = 5.0
 class Waiter:
     """One waiting request: woken by its session's transition, or by a resubscription."""
 
+    __slots__ = ("_event",)
+
     def __init__(self) -> None:
         self._event = threading.Event()
 
@@ -51,6 +52,28 @@ class Waiter:
         return woken
 
 
+class Registration:
+    """One request's place among a session's waiters, from `with` to its end.
+
+    A small class rather than a generator context manager: thousands of these live at once, one
+    per waiting long poll, and a suspended generator keeps a frame per poll.
+    """
+
+    __slots__ = ("_listener", "_digest", "_waiter")
+
+    def __init__(self, listener: Listener, digest: str) -> None:
+        self._listener = listener
+        self._digest = digest
+        self._waiter = Waiter()
+
+    def __enter__(self) -> Waiter:
+        self._listener._add(self._digest, self._waiter)
+        return self._waiter
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._listener._remove(self._digest, self._waiter)
+
+
 class Listener:
     """This process's subscription to every session's transitions, and the requests waiting on them."""
 
@@ -61,22 +84,22 @@ class Listener:
         self._subscribed = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @contextlib.contextmanager
-    def waiting(self, digest: str) -> Iterator[Waiter]:
-        """Register a waiter for the session with this secret hash (hex) for the block's duration."""
+    def waiting(self, digest: str) -> Registration:
+        """Register a waiter for the session with this secret hash (hex) for a `with` block's duration."""
         self._ensure_started()
-        waiter = Waiter()
+        return Registration(self, digest)
+
+    def _add(self, digest: str, waiter: Waiter) -> None:
         with self._lock:
             self._waiters.setdefault(digest, set()).add(waiter)
-        try:
-            yield waiter
-        finally:
-            with self._lock:
-                group = self._waiters.get(digest)
-                if group is not None:
-                    group.discard(waiter)
-                    if not group:
-                        del self._waiters[digest]
+
+    def _remove(self, digest: str, waiter: Waiter) -> None:
+        with self._lock:
+            group = self._waiters.get(digest)
+            if group is not None:
+                group.discard(waiter)
+                if not group:
+                    del self._waiters[digest]
 
     def waiting_count(self) -> int:
         """Return how many requests wait right now."""
