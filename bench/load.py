@@ -18,14 +18,20 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
-# wrk reads the paths once per thread, then cycles through them from a random start.
+# wrk reads the paths once per thread and formats every request up front (in init, once wrk has
+# set the Host header), then cycles through them from a random start: per request the client
+# only hands out a ready string. Every run, /healthz included, goes through this same script,
+# so the client's own cost is the same whatever the path.
 WRK_SCRIPT = """
-local paths = {}
-for line in io.lines("%(paths_file)s") do paths[#paths + 1] = line end
-local i = math.random(#paths)
+local requests = {}
+local i = 1
+function init(args)
+  for line in io.lines("%(paths_file)s") do requests[#requests + 1] = wrk.format("GET", line) end
+  i = math.random(#requests)
+end
 request = function()
-  i = i %% #paths + 1
-  return wrk.format("GET", paths[i])
+  i = i %% #requests + 1
+  return requests[i]
 end
 """
 
