@@ -142,3 +142,24 @@ def test_gunicorns_master_does_not_import_the_app():
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "False", "False"]
+
+
+def test_a_gevent_worker_calls_the_flask_apps_wsgi_app_directly():
+    script = (
+        "import runpy, types\n"
+        "from flask import Flask\n"
+        "config = runpy.run_path('gunicorn.conf.py')\n"
+        "app = Flask('probe')\n"
+        "gevent_worker = type('GeventWorker', (), {'__module__': 'gunicorn.workers.ggevent'})()\n"
+        "gevent_worker.wsgi = app\n"
+        "config['post_worker_init'](gevent_worker)\n"
+        "plain = lambda environ, start_response: []\n"
+        "other_worker = type('SyncWorker', (), {'__module__': 'gunicorn.workers.sync'})()\n"
+        "other_worker.wsgi = app\n"
+        "config['post_worker_init'](other_worker)\n"
+        "print(gevent_worker.wsgi == app.wsgi_app, other_worker.wsgi is app,\n"
+        "      config['direct_wsgi_callable'](plain) is plain)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]
