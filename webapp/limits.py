@@ -170,8 +170,7 @@ def _run_poll_script(state: RateLimits, keys: list[str], args: list[object]) -> 
     """Run the poll script by its hash; load it first only when this Redis doesn't know it yet.
 
     The hot path: a bare EVALSHA (core/redis_connections.py) instead of redis-py's Script wrapper
-    and client layer. A connection a Redis restart closed is replaced at checkout; one that
-    breaks mid-call costs this poll a 503, and the browser's next poll goes through.
+    and client layer; like the client, it tries a broken connection's command once more.
     """
     try:
         pool = state.redis.connection_pool
