@@ -5,8 +5,10 @@ Usage: python -m bench [--quick] [--save]
 Stages, in this order (the heaviest last, so it can't disturb the others):
 1. pending sessions for unlinked phones (their polls stay `pending`);
 2. throughput of status polls over those sessions and of /healthz, alternating, best of two;
-3. whole logins, long polls then plain polls, with the /init-to-prompt latency of each;
-4. thousands of long polls held at once, and the web server's memory while they wait.
+3. the same for a bare Flask view doing one Redis GET against a bare hello-world (bench/reference_app.py,
+   on its own gunicorn with our gunicorn.conf.py): the ceiling the status poll is judged against;
+4. whole logins, long polls then plain polls, with the /init-to-prompt latency of each;
+5. thousands of long polls held at once, and the web server's memory while they wait.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from bench import connections, load, logins
 from bench.stats import Figure, format_table, percentile, ratio
 from devstack import PROJECT_ROOT
 from devstack.processes import ProcessGroup
-from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, StartupError
+from devstack.procfile import resolve_command
+from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, StartupError, free_port
 from tests.e2e.people import CHROME, unique_phone
-from tests.e2e.system import BOT_USERNAME, StartupFailed, System, start_system
+from tests.e2e.system import BOT_USERNAME, StartupFailed, System, start_system, wait_http_ok
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 LOG_DIR = PROJECT_ROOT / "test-artifacts" / "bench-logs"
@@ -152,6 +155,8 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
     session_ids = create_sessions(system.web_url, plan.sessions + 1)
     cancel_session, session_ids = session_ids[0], session_ids[1:]
     figures += throughput(plan, system.web_url, session_ids)
+    say("starting the reference app (bare Flask, one Redis GET) on the same gunicorn settings")
+    figures += reference_throughput(plan, start_reference(system, processes))
 
     say(f"linking {plan.people} Telegram users")
     people = logins.link_people(system.emulator.base_url, plan.people)
@@ -232,6 +237,32 @@ def throughput(plan: Plan, web_url: str, session_ids: list[str]) -> list[Figure]
         Figure("/healthz throughput (same server)", healthz.per_second, "req/s", note=errors(healthz)),
         Figure("status / healthz", ratio(status.per_second, healthz.per_second), at_least=GOAL_RATIO,
                goal_text=f">= {GOAL_RATIO}"),
+    ]
+
+
+def start_reference(system: System, processes: ProcessGroup) -> str:
+    """Start bench/reference_app.py under gunicorn with the project's settings; return its URL."""
+    port = free_port()
+    env = {**system.env, "PORT": str(port)}
+    argv = resolve_command("gunicorn bench.reference_app:app", env)
+    processes.start("reference", argv, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http_ok(f"{url}/hello", LOG_DIR / "reference.log", processes, "reference")
+    return url
+
+
+def reference_throughput(plan: Plan, url: str) -> list[Figure]:
+    """Measure /redis-get and /hello of the reference app like the real pair; return their ratio."""
+    best: dict[str, load.LoadResult] = {}
+    for round_number in (1, 2):
+        for path in ("/hello", "/redis-get"):
+            say(f"reference {path}, round {round_number}: {plan.load_seconds:g} s, {plan.load_connections} connections")
+            result = load.run_load(url, [path], plan.load_seconds, plan.load_connections)
+            if path not in best or result.per_second > best[path].per_second:
+                best[path] = result
+    return [
+        Figure("reference: one Redis GET / hello-world", ratio(best["/redis-get"].per_second, best["/hello"].per_second),
+               note=f"bare Flask, same gunicorn; {best['/redis-get'].per_second:,.0f} / {best['/hello'].per_second:,.0f} req/s"),
     ]
 
 

@@ -128,27 +128,30 @@ def test_the_first_requests_of_a_fresh_worker_all_answer_when_they_arrive_togeth
     assert statuses == [201] * len(phones), log_path.read_text()[-3000:]
 
 
+def with_gunicorn_config(script: str) -> list[str]:
+    """Run `script` in a child process after loading gunicorn.conf.py as `config`; return its output's words."""
+    prelude = "import runpy, sys\nconfig = runpy.run_path('gunicorn.conf.py')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 def test_gunicorns_master_does_not_import_the_app():
     # Modules a gevent worker inherits from the master keep the master's real thread locks.
-    script = (
-        "import runpy, sys\n"
+    assert with_gunicorn_config(
         "from gunicorn.util import load_class\n"
-        "config = runpy.run_path('gunicorn.conf.py')\n"
         "load_class(config['logger_class'], section='gunicorn.loggers')\n"
         "config['on_starting'](None)\n"
         "ours = sorted(m for m in sys.modules if m.split('.')[0] in ('webapp', 'tasks', 'botrunner', 'wsgi'))\n"
         "print(ours, 'core.redis_client' in sys.modules, 'core.db' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[]", "False", "False"]
+    ) == ["[]", "False", "False"]
 
 
 def test_a_gevent_worker_calls_the_flask_apps_wsgi_app_directly():
-    script = (
-        "import runpy, types\n"
+    assert with_gunicorn_config(
         "from flask import Flask\n"
-        "config = runpy.run_path('gunicorn.conf.py')\n"
         "app = Flask('probe')\n"
         "gevent_worker = type('GeventWorker', (), {'__module__': 'gunicorn.workers.ggevent'})()\n"
         "gevent_worker.wsgi = app\n"
@@ -159,7 +162,4 @@ def test_a_gevent_worker_calls_the_flask_apps_wsgi_app_directly():
         "config['post_worker_init'](other_worker)\n"
         "print(gevent_worker.wsgi == app.wsgi_app, other_worker.wsgi is app,\n"
         "      config['direct_wsgi_callable'](plain) is plain)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", "True"]
+    ) == ["True", "True", "True"]
