@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 import redis
 from redis.backoff import NoBackoff
@@ -23,31 +24,16 @@ MAX_CONNECTIONS = 64
 # task about half a second this way, never the default client's retries with backoff.
 QUICK_TIMEOUT_SECONDS = 0.5
 
-_client: redis.Redis | None = None
-_client_key: tuple[int, str] | None = None
+# This process's clients by kind, each with the (pid, REDIS_URL) it was built for.
+_clients: dict[str, tuple[tuple[int, str], redis.Redis]] = {}
 _lock = threading.Lock()
+_configured: Settings | None = None
 
 
 def get_redis(settings: Settings | None = None) -> redis.Redis:
     """Return this process's Redis client (created lazily, anew after a fork or a URL change)."""
-    global _client, _client_key
     url = (settings or get_settings()).redis_url
-    key = (os.getpid(), url)
-    with _lock:
-        if _client is not None and _client_key == key:
-            return _client
-    # Built outside the lock: under gevent, filling a pool's queue may switch greenlets, and a
-    # lock held across a switch (a real one, if taken before monkey patching) hangs the worker.
-    client = _new_client(url, POOL_WAIT_SECONDS, SOCKET_TIMEOUT_SECONDS, retries=None)
-    with _lock:
-        if _client is None or _client_key != key:
-            _client, _client_key = client, key
-        return _client
-
-
-_quick: redis.Redis | None = None
-_quick_key: tuple[int, str] | None = None
-_configured: Settings | None = None
+    return _shared_client("default", url, lambda: _new_client(url, POOL_WAIT_SECONDS, SOCKET_TIMEOUT_SECONDS, None))
 
 
 def configure(settings: Settings) -> None:
@@ -58,19 +44,27 @@ def configure(settings: Settings) -> None:
 
 def get_quick_redis() -> redis.Redis | None:
     """Return this process's client for best-effort calls (short timeouts, no retries); None without REDIS_URL."""
-    global _quick, _quick_key
     url = (_configured or get_settings()).redis_url
     if not url:
         return None
+    return _shared_client("quick", url, lambda: _new_client(url, QUICK_TIMEOUT_SECONDS, QUICK_TIMEOUT_SECONDS, 0))
+
+
+def _shared_client(kind: str, url: str, build: Callable[[], redis.Redis]) -> redis.Redis:
+    """Return this process's client of `kind` for `url`, built with `build()` when it has none for them yet."""
     key = (os.getpid(), url)
     with _lock:
-        if _quick is not None and _quick_key == key:
-            return _quick
-    client = _new_client(url, QUICK_TIMEOUT_SECONDS, QUICK_TIMEOUT_SECONDS, retries=0)  # outside the lock: see get_redis
+        held = _clients.get(kind)
+    if held is not None and held[0] == key:
+        return held[1]
+    # Built outside the lock: under gevent, filling a pool's queue may switch greenlets, and a
+    # lock held across a switch (a real one, if taken before monkey patching) hangs the worker.
+    client = build()
     with _lock:
-        if _quick is None or _quick_key != key:
-            _quick, _quick_key = client, key
-        return _quick
+        held = _clients.get(kind)
+        if held is None or held[0] != key:
+            held = _clients[kind] = (key, client)
+        return held[1]
 
 
 def _new_client(url: str, pool_wait: float, socket_timeout: float, retries: int | None) -> redis.Redis:
