@@ -10,6 +10,8 @@ Redis keys keep copies of these tasks from stepping on each other:
 - `login-notice-lock:<id>` (60 s) likewise for the "New login" notice;
 - `prompt-closed:<id>` names the one task that edits the prompt to its outcome, so a prompt is
   never edited twice (Telegram refuses an edit that changes nothing with a 400);
+- `sent-message:<kind>:<id>` holds a message Telegram delivered until Postgres records it, so a
+  retry after a failed record records it instead of sending a second one (tasks/sent_messages.py);
 - `telegram-flood-wait:<chat>` lives as long as Telegram's last `retry_after` for that chat, so
   every task waits it out, not only the one that got the 429.
 """
@@ -33,7 +35,16 @@ from telegram.warnings import PTBDeprecationWarning
 from botrunner import keyboards
 from core import auth_sessions, db, events, prompt_delivery, prompt_holds, prompts, redis_client, shared_metrics, users
 from core.settings import get_settings
-from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app, send_lock, telegram_client
+from tasks import (
+    EXPIRE_SESSION,
+    SEND_APPROVAL_PROMPT,
+    SEND_LOGIN_NOTICE,
+    UPDATE_PROMPT,
+    app,
+    send_lock,
+    sent_messages,
+    telegram_client,
+)
 from tasks.telegram_request import SendBudgetSpent
 
 log = logging.getLogger(__name__)
@@ -146,36 +157,42 @@ def _send_locked(task: Task, session_pk: str) -> None:
     message = prompts.approval_prompt(session, language, settings.site_name)
     chat_id = user["telegram_id"]
     bot = telegram_client.bot()
-    try:
-        _wait_out_flood_control(chat_id)
-        sent = telegram_client.run(
-            bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
-        )
-    except TelegramError as exc:
-        shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
-        _remember_flood_control(chat_id, exc)
-        reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
-        if retry_delay(exc, 0) is not None:
-            # Telegram's failure, not this person's: every pending login says so (no enumeration).
-            with contextlib.suppress(redis.RedisError):
-                prompt_delivery.mark_failing(_redis(), session["expires_in"])
-        with db.transaction() as conn:
-            auth_sessions.record_prompt_error(conn, session_pk, reason)
-        events.emit("prompt_send_failed", session=session_pk, reason=reason)
-        return
+    message_id = sent_messages.recall(_redis(), sent_messages.PROMPT, session_pk, chat_id)
+    if message_id is not None:
+        log.info("prompt of session %s was delivered before its record failed; recording it", session_pk)
+    else:
+        try:
+            _wait_out_flood_control(chat_id)
+            sent = telegram_client.run(
+                bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
+            )
+        except TelegramError as exc:
+            shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
+            _remember_flood_control(chat_id, exc)
+            reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
+            if retry_delay(exc, 0) is not None:
+                # Telegram's failure, not this person's: every pending login says so (no enumeration).
+                with contextlib.suppress(redis.RedisError):
+                    prompt_delivery.mark_failing(_redis(), session["expires_in"])
+            with db.transaction() as conn:
+                auth_sessions.record_prompt_error(conn, session_pk, reason)
+            events.emit("prompt_send_failed", session=session_pk, reason=reason)
+            return
+        message_id = sent.message_id
+        sent_messages.remember(_redis(), sent_messages.PROMPT, session_pk, chat_id, message_id)
     with db.transaction() as conn:
         # record_prompt locks the row, so a decision either lands before it (and is seen
         # below, and we close the prompt) or after it (and its maker sees the prompt).
-        recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, sent.message_id, language)
+        recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
         current = auth_sessions.get(conn, session_pk)
     if not recorded:
         log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
         try:
-            telegram_client.run(bot.delete_message(chat_id, sent.message_id))
+            telegram_client.run(bot.delete_message(chat_id, message_id))
         except TelegramError:
             log.warning("could not delete duplicate prompt of session %s", session_pk, exc_info=True)
         return
-    events.emit("prompt_sent", session=session_pk, telegram_id=chat_id, message_id=sent.message_id)
+    events.emit("prompt_sent", session=session_pk, telegram_id=chat_id, message_id=message_id)
     if current is not None and current["status"] != auth_sessions.PENDING:
         # The session was decided while we were sending; whoever decided it found no prompt to edit.
         _close_prompt(task, current, may_claim=True)
@@ -339,18 +356,22 @@ def _send_notice_locked(task: Task, session_pk: str) -> None:
     message = prompts.login_notice(session, language, settings.site_name)
     chat_id = user["telegram_id"]
     bot = telegram_client.bot()
-    try:
-        _wait_out_flood_control(chat_id)
-        sent = telegram_client.run(bot.send_message(chat_id, message.text))
-    except TelegramError as exc:
-        _remember_flood_control(chat_id, exc)
-        events.emit("login_notice_failed", session=session_pk, reason=_retry_or_reason(task, exc))
-        return
+    message_id = sent_messages.recall(_redis(), sent_messages.LOGIN_NOTICE, session_pk, chat_id)
+    if message_id is None:
+        try:
+            _wait_out_flood_control(chat_id)
+            sent = telegram_client.run(bot.send_message(chat_id, message.text))
+        except TelegramError as exc:
+            _remember_flood_control(chat_id, exc)
+            events.emit("login_notice_failed", session=session_pk, reason=_retry_or_reason(task, exc))
+            return
+        message_id = sent.message_id
+        sent_messages.remember(_redis(), sent_messages.LOGIN_NOTICE, session_pk, chat_id, message_id)
     with db.transaction() as conn:
-        recorded = auth_sessions.record_login_notice(conn, session_pk, sent.message_id)
+        recorded = auth_sessions.record_login_notice(conn, session_pk, message_id)
     if not recorded:
         log.warning("session %s already had its login notice; deleting the duplicate", session_pk)
         with contextlib.suppress(TelegramError):
-            telegram_client.run(bot.delete_message(chat_id, sent.message_id))
+            telegram_client.run(bot.delete_message(chat_id, message_id))
         return
-    events.emit("login_notice_sent", session=session_pk, telegram_id=chat_id, message_id=sent.message_id)
+    events.emit("login_notice_sent", session=session_pk, telegram_id=chat_id, message_id=message_id)

@@ -20,7 +20,9 @@ set/getChatMenuButton, close, logOut. Any other spec method answers 400
 
 Faults (POST /control/faults) fire before validation, FIFO, once each. Kind "timeout" holds the
 connection `delay` seconds and then answers 500 WITHOUT performing the call: the client times
-out and the message is NOT delivered, as when Telegram loses a request.
+out and the message is NOT delivered, as when Telegram loses a request. Kind "slow" performs the
+call (the message is there at once) and holds the answer `delay` seconds, as when Telegram's
+answer is late: what a client does between Telegram acting and hearing back can be tested.
 
 Chat page: GET / (files under static/, served at /chat/...): a person plays a Telegram user.
 
@@ -37,7 +39,7 @@ Control API (JSON; errors are {"error": "..."} with 400/404/409):
                                          -> {update_id, callback_query_id}; 409 for stale buttons
   POST   /control/block                 {user_id, blocked?=true} -> {"ok": true}
   GET    /control/chats/<chat_id>       -> {messages: [...], callback_answers: [...]}
-  POST   /control/faults                {method|"*", kind: 500|502|429|timeout, count?, retry_after?, delay?}
+  POST   /control/faults                {method|"*", kind: 500|502|429|timeout|slow, count?, retry_after?, delay?}
   GET    /control/faults, DELETE /control/faults -> {faults: [...]}
   GET    /control/calls[?method=X]      -> {calls: [...]}
   GET    /control/invalid_calls         -> {invalid_calls: [...]}

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_KINDS = ("500", "502", "429", "timeout")
+FAULT_KINDS = ("500", "502", "429", "timeout", "slow")
 ANY_METHOD = "*"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -48,6 +50,29 @@ def test_timeout_holds_the_call_and_does_not_perform_it(
     assert bot.call("sendMessage", chat_id=user["id"], text="delivered")[0] == 200
     client.wait_for(lambda: client.calls("sendMessage")[0].get("fault") == "timeout", timeout=2)
     assert [m["text"] for m in client.bot_messages(user["id"])] == ["delivered"]
+
+
+def test_slow_performs_the_call_at_once_and_answers_late(
+    client: EmulatorClient, emulator: Any, user: dict[str, Any]
+) -> None:
+    client.add_fault("sendMessage", "slow", delay=0.8)
+    answer: list[httpx.Response] = []
+    sender = threading.Thread(
+        target=lambda: answer.append(
+            httpx.post(f"{emulator.url}/bot{TOKEN}/sendMessage", data={"chat_id": str(user["id"]), "text": "late"})
+        )
+    )
+    started = time.monotonic()
+    sender.start()
+    # The message is in the chat while its sender still waits for the answer.
+    client.wait_for(lambda: [m["text"] for m in client.bot_messages(user["id"])] == ["late"], timeout=2)
+    assert answer == []
+    sender.join(timeout=5)
+    assert time.monotonic() - started >= 0.8
+    [response] = answer
+    assert response.status_code == 200 and response.json()["result"]["text"] == "late"
+    assert [(call["ok"], call.get("fault")) for call in client.calls("sendMessage")] == [(True, "slow")]
+    assert client.invalid_calls() == []
 
 
 def test_faults_can_be_listed_and_cleared(client: EmulatorClient) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
 from core import texts
 
-from tests.e2e.people import TelegramPerson
+from tests.e2e.people import TelegramPerson, inline_buttons
 from tests.e2e.system import BOT_LANGUAGE
 from tests.faults.system import (
     FaultSystem,
@@ -23,6 +24,11 @@ from tests.faults.test_redis_down import FAIL_FAST_SECONDS, assert_unavailable, 
 # Every gunicorn thread and worker process holds pooled connections: use more of them than one
 # request would, so stale connections of the old server are met if any were kept.
 REQUESTS_AFTER_RESTART = 40
+# Telegram's answer to the prompt's sendMessage comes this late: time to stop Postgres after the
+# message is in the chat and before the worker records it (PTB's read timeout is 10 s).
+SLOW_ANSWER_SECONDS = 4
+# Room for a duplicate prompt to show up, had the worker's retry sent one.
+DUPLICATE_WINDOW_SECONDS = 2.0
 
 
 @pytest.mark.fault("Postgres stopped, then started again")
@@ -88,3 +94,35 @@ def test_a_prompt_due_while_postgres_is_down_is_sent_when_it_is_back(
     linked_person.tap(wait_for_prompt_after(linked_person, seen, timeout=40), 0)
     assert browser.wait_for_status(started["session_id"], "approved")["tokens"]
 
+
+
+@pytest.mark.fault("Postgres stopped after Telegram delivered a prompt, before the worker recorded it")
+def test_a_prompt_delivered_just_before_postgres_went_down_is_recorded_not_sent_again(
+    faults: FaultSystem, browser: RecordingBrowser, linked_person: TelegramPerson
+) -> None:
+    faults.system.emulator.add_fault("sendMessage", "slow", delay=SLOW_ANSWER_SECONDS)
+    seen = last_message_id(linked_person)
+    log_offset = faults.log_size("worker")
+    started = browser.init(linked_person.phone)
+    prompt = wait_for_prompt_after(linked_person, seen)  # in the chat; the worker still waits for the answer
+    faults.stop_postgres()
+    try:
+        wait_for(
+            lambda: "ServiceUnavailable" in faults.log_since("worker", log_offset),
+            SLOW_ANSWER_SECONDS + 20,
+            "the worker failing to record the delivered prompt",
+        )
+    finally:
+        faults.start_postgres()
+
+    def recorded_prompt() -> object:
+        [row] = faults.sql("SELECT prompt_message_id FROM auth_sessions WHERE phone_number = %s"
+                           " AND status = 'pending'", (linked_person.phone,))
+        return row["prompt_message_id"]
+
+    wait_for(lambda: recorded_prompt() == prompt["message_id"], 40, "the retry recording the delivered prompt")
+    time.sleep(DUPLICATE_WINDOW_SECONDS)
+    prompts = [m for m in linked_person.bot_messages() if m["message_id"] > seen and inline_buttons(m)]
+    assert [p["message_id"] for p in prompts] == [prompt["message_id"]]
+    linked_person.tap(prompt, 0)
+    assert browser.wait_for_status(started["session_id"], "approved")["tokens"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from core import auth_sessions, db, texts, token_families, users
+from core.errors import ServiceUnavailable
 from tasks.prompts import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
@@ -83,3 +86,16 @@ def session_status(session_pk: Any) -> str:
     """Return a session's stored status."""
     with db.transaction() as conn:
         return auth_sessions.get(conn, str(session_pk))["status"]
+
+
+def record_fails_once(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> None:
+    """Make `module.name` fail the first time as a Postgres outage would, then work again."""
+    real = getattr(module, name)
+    failures = [ServiceUnavailable("postgres", "the server closed the connection")]
+
+    def fail_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, fail_once)

@@ -8,9 +8,10 @@ import pytest
 from telegram.ext import Application
 
 from core import auth_sessions, db, texts
+from core.errors import ServiceUnavailable
 from tasks.prompts import send_login_notice
 from telegram_emulator.client import EmulatorClient
-from tests.integration.bot_helpers import answers, buttons, en, send_prompt
+from tests.integration.bot_helpers import answers, buttons, en, record_fails_once, send_prompt
 
 if TYPE_CHECKING:
     from tests.integration.conftest_bot import Kit
@@ -51,6 +52,23 @@ def test_the_notice_names_browser_ip_and_time_and_is_sent_once(kit: Kit, fake_te
     decided = kit.session_row(session_pk)["decided_at"]
     assert decided.strftime("%Y-%m-%d %H:%M UTC") in notice["text"]
     assert notice["reply_markup"] is None
+    assert kit.session_row(session_pk)["login_notice_message_id"] == notice["message_id"]
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_notice_delivered_but_not_recorded_is_not_sent_again(
+    kit: Kit, fake_telegram: EmulatorClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = kit.linked_user()
+    session_pk = str(approved_session(kit, user).row["id"])
+    record_fails_once(monkeypatch, auth_sessions, "record_login_notice")
+
+    with pytest.raises(ServiceUnavailable):  # eager: the worker would retry it later
+        send_login_notice.apply(args=[session_pk], throw=True)
+    send_login_notice.apply(args=[session_pk])
+
+    [notice] = notices(fake_telegram, user["telegram_id"])
+    assert len(fake_telegram.calls("sendMessage")) == 1 and fake_telegram.calls("deleteMessage") == []
     assert kit.session_row(session_pk)["login_notice_message_id"] == notice["message_id"]
     assert fake_telegram.invalid_calls() == []
 

@@ -8,9 +8,11 @@ import pytest
 import redis
 
 from core import auth_sessions, db, prompts, texts
+from core.errors import ServiceUnavailable
 from tasks import telegram_client
 from tasks.prompts import expire_session, send_approval_prompt, update_prompt
 from telegram_emulator.client import EmulatorClient
+from tests.integration.bot_helpers import record_fails_once
 
 if TYPE_CHECKING:
     from tests.integration.conftest_bot import Kit
@@ -190,6 +192,42 @@ def test_a_prompt_recorded_meanwhile_makes_the_duplicate_go(
 
     assert fake_telegram.bot_messages(user["telegram_id"]) == []
     assert len(fake_telegram.calls("deleteMessage")) == 1
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_prompt_delivered_but_not_recorded_is_recorded_by_the_retry_not_sent_again(
+    kit: Kit, fake_telegram: EmulatorClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = kit.linked_user()
+    session = kit.new_session(user["phone_number"])
+    session_pk = str(session.row["id"])
+    record_fails_once(monkeypatch, auth_sessions, "record_prompt")
+
+    with pytest.raises(ServiceUnavailable):  # eager: the worker would retry it later
+        send_approval_prompt.apply(args=[session_pk], throw=True)
+    assert kit.session_row(session_pk)["prompt_message_id"] is None
+    send_approval_prompt.apply(args=[session_pk])  # the retry (or a recovery sweep's copy)
+
+    [message] = fake_telegram.bot_messages(user["telegram_id"])
+    assert len(fake_telegram.calls("sendMessage")) == 1 and fake_telegram.calls("deleteMessage") == []
+    stored = kit.session_row(session_pk)
+    assert (stored["prompt_chat_id"], stored["prompt_message_id"]) == (user["telegram_id"], message["message_id"])
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_delivery_remembered_for_another_chat_is_not_recorded_as_this_ones(
+    kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session = kit.new_session(user["phone_number"])
+    session_pk = str(session.row["id"])
+    # A prompt delivered to the account the phone was linked to before.
+    redis.Redis.from_url(worker_env.redis_url).set(f"sent-message:prompt:{session_pk}", "5550001:77", ex=60)
+
+    send_approval_prompt.apply(args=[session_pk])
+
+    [message] = fake_telegram.bot_messages(user["telegram_id"])
+    assert kit.session_row(session_pk)["prompt_message_id"] == message["message_id"] != 77
     assert fake_telegram.invalid_calls() == []
 
 
