@@ -32,7 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from core import prompt_delivery, redis_connections, status_cache
+from core import prompt_delivery, redis_connections, redis_multiplex, status_cache
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from webapp import client_info, metrics
@@ -94,6 +94,8 @@ class RateLimits:
     redis: redis.Redis
     poll_script: redis.commands.core.Script
     settings: Settings
+    # In gevent workers the poll script's calls of all requests share one pipelined connection.
+    multiplexer: redis_multiplex.Multiplexer | None = None
 
 
 def configure(app: Flask, settings: Settings) -> RateLimits:
@@ -113,7 +115,8 @@ def configure(app: Flask, settings: Settings) -> RateLimits:
     storage = limits.storage.storage_from_string(settings.redis_url, connection_pool=pool)
     limiter = limits.strategies.MovingWindowRateLimiter(storage)
     client = redis.Redis(connection_pool=pool)
-    state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings)
+    multiplexer = redis_multiplex.for_url(settings.redis_url, SOCKET_TIMEOUT_SECONDS)
+    state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings, multiplexer)
     app.extensions[EXTENSION] = state
     return state
 
@@ -169,12 +172,15 @@ def check_poll(session_id: str) -> PollCheck:
 def _run_poll_script(state: RateLimits, keys: list[str], args: list[object]) -> list:
     """Run the poll script by its hash; load it first only when this Redis doesn't know it yet.
 
-    The hot path: a bare EVALSHA (core/redis_connections.py) instead of redis-py's Script wrapper
-    and client layer; like the client, it tries a broken connection's command once more.
+    The hot path: a bare EVALSHA instead of redis-py's Script wrapper and client layer, on the
+    worker's shared pipelined connection under gevent (core/redis_multiplex.py), else on a pooled
+    one (core/redis_connections.py); both try a broken connection's command once more.
     """
+    command = ("EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
     try:
-        pool = state.redis.connection_pool
-        return redis_connections.call(pool, "EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
+        if state.multiplexer is not None:
+            return state.multiplexer.call(*command)
+        return redis_connections.call(state.redis.connection_pool, *command)
     except NoScriptError:  # a new or restarted Redis: SCRIPT LOAD, then once more
         return state.poll_script(keys=keys, args=args)
 

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from devstack import PROJECT_ROOT
+from webapp.limits import POLL_SCRIPT
 
 
 def free_port() -> int:
@@ -126,6 +127,41 @@ def test_the_first_requests_of_a_fresh_worker_all_answer_when_they_arrive_togeth
     with ThreadPoolExecutor(max_workers=len(phones)) as pool:
         statuses = list(pool.map(init, phones, timeout=30))
     assert statuses == [201] * len(phones), log_path.read_text()[-3000:]
+
+
+def test_a_gevent_workers_concurrent_status_polls_share_one_redis_connection(gunicorn, redis_url):
+    # The hot path's EVALSHA of every request of a worker goes down one pipelined connection
+    # (core/redis_multiplex.py), where pooled connections would take one per concurrent request.
+    base_url, log_path = gunicorn
+    client = redis.Redis.from_url(redis_url)
+    # Loaded beforehand: a first NOSCRIPT would load it through a pooled connection.
+    poll_script_sha = client.script_load(POLL_SCRIPT)
+    session_ids = []
+    for n in range(20):
+        status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": f"+7916200{n:04d}"}).encode())
+        assert status == 201, body
+        session_ids.append(body["session_id"])
+
+    def poll(session_id: str) -> int:
+        return request(base_url, "GET", f"/api/auth/status/{session_id}")[0]
+
+    senders: list[tuple[str, str]] = []
+    with client.monitor() as monitor:
+        watcher = ThreadPoolExecutor(max_workers=1)
+
+        def watch() -> None:
+            while len(senders) < len(session_ids):
+                command = monitor.next_command()
+                if command["command"].startswith(f"EVALSHA {poll_script_sha}"):
+                    senders.append((command["client_address"], command["client_port"]))
+
+        watching = watcher.submit(watch)
+        with ThreadPoolExecutor(max_workers=len(session_ids)) as pool:
+            assert list(pool.map(poll, session_ids, timeout=30)) == [200] * len(session_ids)
+        watching.result(timeout=10)
+        watcher.shutdown()
+    assert len(senders) == len(session_ids)
+    assert len(set(senders)) == 1, (set(senders), log_path.read_text()[-2000:])
 
 
 def with_gunicorn_config(script: str) -> list[str]:
