@@ -39,6 +39,7 @@ Control API (JSON; errors are {"error": "..."} with 400/404/409):
                                          -> {update_id, callback_query_id}; 409 for stale buttons
   POST   /control/block                 {user_id, blocked?=true} -> {"ok": true}
   GET    /control/chats/<chat_id>       -> {messages: [...], callback_answers: [...]}
+         [?after=<message_id>&wait=<s>]    (first waits up to `wait` s, max 60, for a newer bot message)
   POST   /control/faults                {method|"*", kind: 500|502|429|timeout|slow, count?, retry_after?, delay?}
   GET    /control/faults, DELETE /control/faults -> {faults: [...]}
   GET    /control/calls[?method=X]      -> {calls: [...]}

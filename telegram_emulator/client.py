@@ -110,9 +110,15 @@ class EmulatorClient:
         """Have the user block (or unblock) the bot."""
         self._request("POST", "/block", json={"user_id": user_id, "blocked": blocked})
 
-    def chat(self, chat_id: int) -> dict[str, Any]:
-        """Return {"messages": [...], "callback_answers": [...]} of a chat."""
-        return self._request("GET", f"/chats/{chat_id}")
+    def chat(self, chat_id: int, after_message_id: int | None = None, wait: float = 0) -> dict[str, Any]:
+        """Return {"messages": [...], "callback_answers": [...]} of a chat.
+
+        With `after_message_id`, first wait up to `wait` seconds for a bot message newer than it.
+        """
+        if after_message_id is None:
+            return self._request("GET", f"/chats/{chat_id}")
+        params = {"after": after_message_id, "wait": wait}
+        return self._request("GET", f"/chats/{chat_id}", params=params, timeout=wait + self.http.timeout.read)
 
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Return the bot's messages in a chat that are not deleted, oldest first."""

@@ -15,6 +15,7 @@ from telegram_emulator.state import EmulatorState
 
 control = Blueprint("control", __name__, url_prefix="/control")
 _MISSING = object()
+MAX_CHAT_WAIT_SECONDS = 60
 
 
 def _state() -> EmulatorState:
@@ -148,8 +149,21 @@ def block() -> ResponseReturnValue:
 
 @control.get("/chats/<int(signed=True):chat_id>")
 def chat(chat_id: int) -> ResponseReturnValue:
-    """Show a chat's messages (deleted ones flagged) and the bot's callback answers."""
+    """Show a chat's messages (deleted ones flagged) and the bot's callback answers.
+
+    With ?after=<message_id>&wait=<seconds>, first wait (up to 60 s) until the bot has written a
+    message newer than `after`: a long poll, so a test or benchmark needn't ask over and over.
+    """
     state = _state()
+    after, wait = request.args.get("after"), request.args.get("wait")
+    if after is not None or wait is not None:
+        try:
+            after_id, seconds = int(after or 0), float(wait or 0)
+        except ValueError:
+            raise ControlError(400, "after must be an integer and wait a number of seconds") from None
+        if not 0 <= seconds <= MAX_CHAT_WAIT_SECONDS:
+            raise ControlError(400, f"wait must be between 0 and {MAX_CHAT_WAIT_SECONDS} seconds")
+        state.wait_for_bot_message(chat_id, after_id, seconds)
     with state.lock:
         record = state.chats.get(chat_id)
         if record is None:

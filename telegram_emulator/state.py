@@ -1,7 +1,8 @@
 """Everything the fake Telegram remembers: users, chats, messages, updates; thread-safe.
 
 One lock guards it all; `changed` (a Condition on that lock) wakes long polls and the
-webhook sender whenever an update arrives or the state is reset.
+webhook sender whenever an update arrives or the state is reset; `bot_wrote` (another) wakes
+control-API readers waiting for the bot's next message in a chat.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class EmulatorState:
         self.bot_id = 0  # Learnt from the token of each Bot API call.
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
+        self.bot_wrote = threading.Condition(self.lock)
         self.journal = CallJournal()
         # Counters survive reset so that no id is ever handed out twice.
         self._next_update_id = FIRST_UPDATE_ID
@@ -59,12 +61,14 @@ class EmulatorState:
             self._clear()
             self.journal.clear()
             self.changed.notify_all()
+            self.bot_wrote.notify_all()
 
     def close(self) -> None:
         """Release every waiting long poll; used when the server shuts down."""
         with self.changed:
             self.closed = True
             self.changed.notify_all()
+            self.bot_wrote.notify_all()
 
     # Users and what they do -------------------------------------------------------------
 
@@ -173,7 +177,20 @@ class EmulatorState:
             }
             stored.message = full
             record.messages[full["message_id"]] = stored
+            self.bot_wrote.notify_all()
             return copy.deepcopy(full)
+
+    def wait_for_bot_message(self, chat_id: int, after_message_id: int, timeout: float) -> None:
+        """Return once the chat holds a bot message newer than `after_message_id`, or after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self.bot_wrote:
+            while not self.closed:
+                record = self.chats.get(chat_id)
+                newest = max((m for m, stored in record.messages.items() if stored.from_bot), default=0) if record else 0
+                remaining = deadline - time.monotonic()
+                if newest > after_message_id or remaining <= 0:
+                    return
+                self.bot_wrote.wait(remaining)
 
     def existing_message(self, chat_id: Any, message_id: Any, missing_reason: str) -> StoredMessage:
         """Return a live message of a chat the bot can use, else 400 `missing_reason`."""

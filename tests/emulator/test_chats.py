@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -174,3 +176,34 @@ def test_wait_for_bot_message(client: EmulatorClient, bot: RawBotApi, user: dict
     assert found["message_id"] == 2
     with pytest.raises(TimeoutError, match="bot messages so far: \\['Welcome'\\]"):
         client.wait_for_bot_message(user["id"], lambda m: "Bye" in m["text"], timeout=0.2)
+
+
+def test_a_chat_read_can_wait_for_the_bots_next_message(
+    client: EmulatorClient, bot: RawBotApi, user: dict[str, Any]
+) -> None:
+    first = bot.result("sendMessage", chat_id=user["id"], text="first")
+    started = time.monotonic()
+    sender = threading.Timer(0.3, lambda: bot.result("sendMessage", chat_id=user["id"], text="second"))
+    sender.start()
+    try:
+        chat = client.chat(user["id"], after_message_id=first["message_id"], wait=5)
+    finally:
+        sender.join()
+    assert 0.3 <= time.monotonic() - started < 3  # answered when the message came, not at the timeout
+    assert [m["text"] for m in chat["messages"] if m["from_bot"]] == ["first", "second"]
+    # Nothing newer: the read answers after `wait` with what there is.
+    started = time.monotonic()
+    newest = chat["messages"][-1]["message_id"]
+    assert len(client.chat(user["id"], after_message_id=newest, wait=0.3)["messages"]) == len(chat["messages"])
+    assert time.monotonic() - started >= 0.3
+    # A message already newer than `after` answers at once.
+    started = time.monotonic()
+    client.chat(user["id"], after_message_id=first["message_id"], wait=5)
+    assert time.monotonic() - started < 1
+
+
+def test_a_chat_wait_is_bounded_and_checked(client: EmulatorClient, user: dict[str, Any]) -> None:
+    with pytest.raises(EmulatorError, match="wait must be between 0 and 60"):
+        client.chat(user["id"], after_message_id=0, wait=61)
+    with pytest.raises(EmulatorError, match="after must be an integer"):
+        client._request("GET", f"/chats/{user['id']}", params={"after": "x", "wait": 1})
