@@ -170,8 +170,10 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
         latency_figure("/init -> prompt p50", prompts, 0.50, note=f"{len(prompts)} logins"),
         latency_figure("/init -> prompt p99", prompts, 0.99),
     ]
-    context.append(f"logins: {plan.people} at a time; long-poll errors {len(long_run.errors)}, "
-                   f"plain errors {len(plain_run.errors)}"
+    context.append(f"logins: {plan.people} at a time, each tap {logins.TAP_PAUSE_INTERVALS}-"
+                   f"{logins.TAP_PAUSE_INTERVALS + 1} poll intervals after its prompt; "
+                   f"long polls {long_run.describe()}, plain polls {plain_run.describe()}; "
+                   f"long-poll errors {len(long_run.errors)}, plain errors {len(plain_run.errors)}"
                    + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
 
     say(f"holding up to {plan.held} long polls (open files limit {open_files})")
