@@ -36,6 +36,8 @@ import redis
 from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
+from core import concurrency
+
 READ_SIZE = 65536
 # The reader looks at the clock this often while commands wait, so a silent Redis is noticed
 # between `timeout` and `timeout` + one tick after the oldest unanswered command was queued.
@@ -43,18 +45,9 @@ TICKS_PER_TIMEOUT = 4
 CONNECTION_RETRIES = 1
 
 
-def gevent_is_active() -> bool:
-    """Tell whether this process runs under gevent's monkey-patching (a gunicorn gevent worker)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return bool(monkey.is_module_patched("socket"))
-
-
 def for_url(url: str, timeout: float) -> Multiplexer | None:
     """Return a multiplexer for `url` when this process runs gevent and the URL is plain TCP; else None."""
-    if urlsplit(url).scheme != "redis" or not gevent_is_active():
+    if urlsplit(url).scheme != "redis" or not concurrency.gevent_is_active():
         return None
     return Multiplexer(url, timeout)
 
