@@ -65,11 +65,11 @@ class Plan:
     sessions: int = 500
     load_seconds: float = 8.0
     load_connections: int = 64
-    logins: int = 200
+    logins: int = 400
     people: int = 20
-    login_seconds: float = 90.0
+    login_seconds: float = 120.0
     held: int = 5000
-    max_seconds: int = 300
+    max_seconds: int = 420
 
 
 QUICK = Plan(sessions=100, load_seconds=3.0, logins=40, people=10, login_seconds=40.0, held=1000, max_seconds=150)

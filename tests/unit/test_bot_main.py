@@ -1,4 +1,5 @@
 import logging
+import sys
 
 import pytest
 
@@ -19,8 +20,10 @@ def environment(monkeypatch):
     monkeypatch.delenv("BOT_MODE", raising=False)
     get_settings.cache_clear()
     root_level = logging.getLogger().level
+    switch_interval = sys.getswitchinterval()
     yield monkeypatch
     logging.getLogger().setLevel(root_level)  # main() sets the process-wide level
+    sys.setswitchinterval(switch_interval)  # and the GIL's switch interval
     get_settings.cache_clear()
 
 
@@ -99,3 +102,10 @@ def test_polling_starts_with_only_the_updates_it_handles(environment, monkeypatc
     assert application.started == {"mode": "polling", "allowed_updates": ["message", "callback_query"]}
     assert [group for _, group in application.handlers] == [-1]  # duplicates dropped after a restart too
     assert logging.getLogger("httpx").level == logging.WARNING
+
+
+def test_the_bot_hands_the_gil_over_more_often_than_cpythons_default(environment, monkeypatch):
+    monkeypatch.setattr(runner, "build_application", lambda settings: FakeApplication())
+    assert sys.getswitchinterval() == pytest.approx(0.005)  # CPython's default, in this test process
+    assert runner.main() == 0
+    assert sys.getswitchinterval() == pytest.approx(runner.GIL_SWITCH_INTERVAL_SECONDS)
