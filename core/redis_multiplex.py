@@ -31,8 +31,10 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent
 import hiredis
 import redis
+from gevent.hub import Waiter, get_hub
 from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
@@ -97,9 +99,6 @@ class _Channel:
     opened = 0  # channels opened in this process (for stats and tests)
 
     def __init__(self, address: tuple[str, int], setup_commands: list[tuple[Any, ...]], timeout: float) -> None:
-        import gevent
-        from gevent.hub import get_hub
-
         _Channel.opened += 1
         self.address = address
         self.setup_commands = setup_commands
@@ -111,18 +110,16 @@ class _Channel:
         self._sock: socket.socket | None = None
         self._parser = hiredis.Reader()
         self._outbox: list[bytes] = []
-        self._waiters: collections.deque[Any] = collections.deque()  # gevent Waiters, in send order
+        self._waiters: collections.deque[Waiter] = collections.deque()  # in the order the commands went out
         self._waiting_since = 0.0  # when the oldest unanswered command was queued (or last answered)
-        self._writer_idle: Any = None  # the writer's Waiter while it has nothing to send
+        self._writer_idle: Waiter | None = None  # the writer's, while it has nothing to send
         gevent.spawn(self._write_loop)
 
     def call(self, command: tuple[Any, ...]) -> Any:
         """Queue one command, park until its reply, and return it (or raise what went wrong)."""
-        from gevent.hub import Waiter
-
         if self.failure is not None:
             raise _fresh(self.failure)
-        waiter = Waiter()
+        waiter = Waiter(self._hub)
         if not self._waiters:
             self._waiting_since = time.monotonic()
         self._waiters.append(waiter)
@@ -139,16 +136,12 @@ class _Channel:
         return reply
 
     def _write_loop(self) -> None:
-        from gevent.hub import Waiter
-
         try:
             self._connect()
-            import gevent
-
             gevent.spawn(self._read_loop)
             while self.failure is None:
                 if not self._outbox:
-                    self._writer_idle = Waiter()
+                    self._writer_idle = Waiter(self._hub)
                     self._writer_idle.get()  # woken by call() or by _fail()
                     continue
                 data = b"".join(self._outbox)

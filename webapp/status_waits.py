@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 import time
-from typing import Any
 
 import redis
+from gevent.hub import Waiter as HubWaiter
+from gevent.hub import get_hub
 
 from core import concurrency, status_cache
 
@@ -66,10 +67,8 @@ class GreenletWaiter:
     __slots__ = ("_hub", "_parked", "_woken")
 
     def __init__(self) -> None:
-        from gevent.hub import get_hub
-
         self._hub = get_hub()
-        self._parked: Any = None  # the hub Waiter of the wait in progress
+        self._parked: HubWaiter | None = None  # the wait in progress
         self._woken = False
 
     def wake(self) -> None:
@@ -82,8 +81,6 @@ class GreenletWaiter:
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True if woken (the status may have changed), False at the timeout."""
         if not self._woken:
-            from gevent.hub import Waiter as HubWaiter
-
             parked = self._parked = HubWaiter(self._hub)
             timer = self._hub.loop.timer(max(0.0, seconds))
             timer.start(parked.switch, None)
