@@ -161,25 +161,9 @@ def _send_locked(task: Task, session_pk: str) -> None:
     if message_id is not None:
         log.info("prompt of session %s was delivered before its record failed; recording it", session_pk)
     else:
-        try:
-            _wait_out_flood_control(chat_id)
-            sent = telegram_client.run(
-                bot.send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
-            )
-        except TelegramError as exc:
-            shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
-            _remember_flood_control(chat_id, exc)
-            reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
-            if retry_delay(exc, 0) is not None:
-                # Telegram's failure, not this person's: every pending login says so (no enumeration).
-                with contextlib.suppress(redis.RedisError):
-                    prompt_delivery.mark_failing(_redis(), session["expires_in"])
-            with db.transaction() as conn:
-                auth_sessions.record_prompt_error(conn, session_pk, reason)
-            events.emit("prompt_send_failed", session=session_pk, reason=reason)
+        message_id = _deliver_prompt(task, session, chat_id, message)
+        if message_id is None:
             return
-        message_id = sent.message_id
-        sent_messages.remember(_redis(), sent_messages.PROMPT, session_pk, chat_id, message_id)
     with db.transaction() as conn:
         # record_prompt locks the row, so a decision either lands before it (and is seen
         # below, and we close the prompt) or after it (and its maker sees the prompt).
@@ -196,6 +180,30 @@ def _send_locked(task: Task, session_pk: str) -> None:
     if current is not None and current["status"] != auth_sessions.PENDING:
         # The session was decided while we were sending; whoever decided it found no prompt to edit.
         _close_prompt(task, current, may_claim=True)
+
+
+def _deliver_prompt(task: Task, session: Row, chat_id: int, message: prompts.Message) -> int | None:
+    """Send the prompt and remember its message id; on failure retry the task or record why, and return None."""
+    session_pk = str(session["id"])
+    try:
+        _wait_out_flood_control(chat_id)
+        sent = telegram_client.run(
+            telegram_client.bot().send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message))
+        )
+    except TelegramError as exc:
+        shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
+        _remember_flood_control(chat_id, exc)
+        reason = _retry_or_reason(task, exc, seconds_left=session["expires_in"])
+        if retry_delay(exc, 0) is not None:
+            # Telegram's failure, not this person's: every pending login says so (no enumeration).
+            with contextlib.suppress(redis.RedisError):
+                prompt_delivery.mark_failing(_redis(), session["expires_in"])
+        with db.transaction() as conn:
+            auth_sessions.record_prompt_error(conn, session_pk, reason)
+        events.emit("prompt_send_failed", session=session_pk, reason=reason)
+        return None
+    sent_messages.remember(_redis(), sent_messages.PROMPT, session_pk, chat_id, sent.message_id)
+    return sent.message_id
 
 
 def _retry_or_reason(task: Task, exc: TelegramError, seconds_left: float | None = None) -> str:
