@@ -18,7 +18,8 @@ set/get/deleteMyCommands, set/getMyDescription, set/getMyShortDescription,
 set/getChatMenuButton, close, logOut. Any other spec method answers 400
 "method is not supported by the emulator".
 
-Faults (POST /control/faults) fire before validation, FIFO, once each. Kind "timeout" holds the
+Faults (POST /control/faults) fire before validation, FIFO, once each; with "chat_id" only
+calls for that chat take them (other chats' calls of the method pass). Kind "timeout" holds the
 connection `delay` seconds and then answers 500 WITHOUT performing the call: the client times
 out and the message is NOT delivered, as when Telegram loses a request. Kind "slow" performs the
 call (the message is there at once) and holds the answer `delay` seconds, as when Telegram's
@@ -40,7 +41,8 @@ Control API (JSON; errors are {"error": "..."} with 400/404/409):
   POST   /control/block                 {user_id, blocked?=true} -> {"ok": true}
   GET    /control/chats/<chat_id>       -> {messages: [...], callback_answers: [...]}
          [?after=<message_id>&wait=<s>]    (first waits up to `wait` s, max 60, for a newer bot message)
-  POST   /control/faults                {method|"*", kind: 500|502|429|timeout|slow, count?, retry_after?, delay?}
+  POST   /control/faults                {method|"*", kind: 500|502|429|timeout|slow, count?, retry_after?, delay?,
+                                         chat_id?}
   GET    /control/faults, DELETE /control/faults -> {faults: [...]}
   GET    /control/calls[?method=X]      -> {calls: [...]}
   GET    /control/invalid_calls         -> {invalid_calls: [...]}

@@ -48,7 +48,7 @@ class BotApi:
         if token_match is None:
             return self._refused(method, logged_params, UNAUTHORIZED)
         self.state.bot_id = int(token_match.group(1))
-        fault = self.state.journal.take_fault(method)
+        fault = self.state.journal.take_fault(method, params.get("chat_id"))
         if fault is not None and fault.kind != SLOW:
             return self._faulted(method, logged_params, fault)
         try:

@@ -161,10 +161,18 @@ class EmulatorClient:
         return self._request("GET", "/updates/pending")["pending"]
 
     def add_fault(
-        self, method: str, kind: str, count: int = 1, retry_after: int = 1, delay: float = 10
+        self,
+        method: str,
+        kind: str,
+        count: int = 1,
+        retry_after: int = 1,
+        delay: float = 10,
+        chat_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Make the next `count` calls of `method` ("*" for any) fail with `kind`."""
-        body = {"method": method, "kind": kind, "count": count, "retry_after": retry_after, "delay": delay}
+        """Make the next `count` calls of `method` ("*" for any) fail with `kind`; only `chat_id`'s if given."""
+        body: dict[str, Any] = {"method": method, "kind": kind, "count": count, "retry_after": retry_after, "delay": delay}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
         return self._request("POST", "/faults", json=body)["faults"]
 
     def faults(self) -> list[dict[str, Any]]:

@@ -193,9 +193,9 @@ def _message_view(stored: Any) -> dict[str, Any]:
 
 @control.post("/faults")
 def add_fault() -> ResponseReturnValue:
-    """Queue failures for upcoming Bot API calls of one method (or "*")."""
+    """Queue failures for upcoming Bot API calls of one method (or "*"), of one chat if `chat_id` is given."""
     body = _body()
-    _reject_unknown(body, {"method", "kind", "count", "retry_after", "delay"})
+    _reject_unknown(body, {"method", "kind", "count", "retry_after", "delay", "chat_id"})
     method = _field(body, "method", str)
     kind = _field(body, "kind", str)
     spec = current_app.extensions["telegram_emulator"].spec
@@ -208,6 +208,7 @@ def add_fault() -> ResponseReturnValue:
         kind=kind,
         retry_after=_field(body, "retry_after", int, 1),
         delay=float(_field(body, "delay", (int, float), 10)),
+        chat_id=_field(body, "chat_id", int, None),
     )
     _state().journal.add_faults(fault, _field(body, "count", int, 1))
     return jsonify({"faults": _state().journal.faults()})

@@ -20,9 +20,12 @@ class Fault:
     kind: str
     retry_after: int = 1
     delay: float = 10.0
+    chat_id: int | None = None  # only calls for this chat (their chat_id parameter); None: any call
 
-    def matches(self, method: str) -> bool:
-        """Tell whether this fault applies to a call of `method`."""
+    def matches(self, method: str, chat_id: object = None) -> bool:
+        """Tell whether this fault applies to a call of `method` (for `chat_id`, if the call names one)."""
+        if self.chat_id is not None and str(chat_id) != str(self.chat_id):
+            return False
         return self.method == ANY_METHOD or self.method.lower() == method.lower()
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,11 +100,11 @@ class CallJournal:
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def take_fault(self, method: str) -> Fault | None:
-        """Remove and return the oldest fault matching `method`, if any."""
+    def take_fault(self, method: str, chat_id: object = None) -> Fault | None:
+        """Remove and return the oldest fault matching `method` (and the call's `chat_id`), if any."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method):
+                if fault.matches(method, chat_id):
                     self._faults.remove(fault)
                     return fault
         return None

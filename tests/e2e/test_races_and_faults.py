@@ -61,8 +61,8 @@ def test_ten_simultaneous_polls_get_the_tokens_once(system, browser: Browser, li
 
 
 def test_telegram_500_and_429_during_the_send_deliver_the_prompt_once(system, browser: Browser, linked_person: TelegramPerson):
-    system.emulator.add_fault("sendMessage", "500")
-    system.emulator.add_fault("sendMessage", "429", retry_after=1)
+    system.emulator.add_fault("sendMessage", "500", chat_id=linked_person.id)
+    system.emulator.add_fault("sendMessage", "429", retry_after=1, chat_id=linked_person.id)
     started = browser.init(linked_person.phone)
     prompt = linked_person.wait_for_prompt(timeout=30)
     time.sleep(1.5)  # room for a duplicate to show up, if there were one

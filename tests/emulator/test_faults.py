@@ -75,9 +75,24 @@ def test_slow_performs_the_call_at_once_and_answers_late(
     assert client.invalid_calls() == []
 
 
+def test_a_fault_for_one_chat_lets_other_chats_calls_pass(
+    client: EmulatorClient, bot: RawBotApi, user: dict[str, Any]
+) -> None:
+    other = client.create_user(first_name="Other")
+    client.send_message(other["id"], "/start")
+    client.add_fault("sendMessage", "500", chat_id=user["id"])
+    assert bot.call("sendMessage", chat_id=other["id"], text="passes")[0] == 200  # not this chat's fault
+    assert bot.call("sendMessage", chat_id=user["id"], text="fails")[0] == 500
+    assert bot.call("sendMessage", chat_id=user["id"], text="then passes")[0] == 200
+    assert [m["text"] for m in client.bot_messages(user["id"])] == ["then passes"]
+    assert client.faults() == []
+
+
 def test_faults_can_be_listed_and_cleared(client: EmulatorClient) -> None:
     client.add_fault("getUpdates", "502", count=2)
-    assert client.faults() == [{"method": "getUpdates", "kind": "502", "retry_after": 1, "delay": 10.0}] * 2
+    assert client.faults() == [
+        {"method": "getUpdates", "kind": "502", "retry_after": 1, "delay": 10.0, "chat_id": None}
+    ] * 2
     client.clear_faults()
     assert client.faults() == []
     with pytest.raises(EmulatorError, match="unknown Bot API method"):

@@ -100,7 +100,7 @@ def test_a_prompt_due_while_postgres_is_down_is_sent_when_it_is_back(
 def test_a_prompt_delivered_just_before_postgres_went_down_is_recorded_not_sent_again(
     faults: FaultSystem, browser: RecordingBrowser, linked_person: TelegramPerson
 ) -> None:
-    faults.system.emulator.add_fault("sendMessage", "slow", delay=SLOW_ANSWER_SECONDS)
+    faults.system.emulator.add_fault("sendMessage", "slow", delay=SLOW_ANSWER_SECONDS, chat_id=linked_person.id)
     seen = last_message_id(linked_person)
     log_offset = faults.log_size("worker")
     started = browser.init(linked_person.phone)

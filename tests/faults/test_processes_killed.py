@@ -31,7 +31,7 @@ def test_a_worker_killed_mid_send_still_sends_the_prompt_exactly_once(
     faults: FaultSystem, browser: RecordingBrowser, linked_person: TelegramPerson
 ) -> None:
     # The emulator holds the call (and then drops it, undelivered) while we kill the worker.
-    faults.system.emulator.add_fault("sendMessage", "timeout", delay=15)
+    faults.system.emulator.add_fault("sendMessage", "timeout", delay=15, chat_id=linked_person.id)
     seen = last_message_id(linked_person)
     started = browser.init(linked_person.phone)
     wait_for(lambda: held_send_calls(faults, linked_person.id), 15, "the worker inside sendMessage")
