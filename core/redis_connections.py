@@ -13,11 +13,13 @@ Measured in a gevent worker (32 greenlets calling EVALSHA, CPU per call): redis-
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import redis
 from redis._parsers import _HiredisParser
+
+T = TypeVar("T")
 
 
 class PeekingConnection(redis.Connection):
@@ -53,20 +55,30 @@ def call(pool: redis.ConnectionPool, *command: Any) -> Any:
     """Send one command on a connection of `pool` and return its reply; error replies raise.
 
     A failed send or read closes that connection (redis-py does so itself) and the command is
-    tried once more on another, as redis-py's client does with `Retry(..., 1)`: a connection
-    that a Redis restart closed costs no error. An error reply such as NOSCRIPT leaves the
-    connection in step, and it goes back to the pool.
+    tried once more on another (`retried`): a connection that a Redis restart closed costs no
+    error. An error reply such as NOSCRIPT leaves the connection in step, and it goes back to
+    the pool.
     """
-    for attempt in range(1 + CONNECTION_RETRIES):
+
+    def attempt() -> Any:
         connection = pool.get_connection()
         try:
             connection.send_command(*command)
             return connection.read_response()
+        finally:
+            pool.release(connection)
+
+    return retried(attempt)
+
+
+def retried(run: Callable[[], T]) -> T:
+    """Return `run()`, run once more if the connection broke, as redis-py's client does with `Retry(..., 1)`."""
+    for attempt in range(1 + CONNECTION_RETRIES):
+        try:
+            return run()
         except (redis.ConnectionError, redis.TimeoutError):
             if attempt == CONNECTION_RETRIES:
                 raise
-        finally:
-            pool.release(connection)
     raise AssertionError("unreachable")
 
 

@@ -14,9 +14,9 @@ connection's commands in the order they came). No lock: greenlets switch only wh
 
 Failure: a connection closed, refused or silent for `timeout` seconds while commands wait fails
 every waiting command at once with ConnectionError or TimeoutError, and the next command opens a
-new channel. `call()` tries a failed command once more on the next channel, as redis-py's
-client does with `Retry(..., 1)`, so a Redis restart costs no error and a hung Redis about two
-timeouts. Error replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
+new channel. `call()` tries a failed command once more on the next channel (with
+`redis_connections.retried`, as the pooled call does), so a Redis restart costs no error and a
+hung Redis about two timeouts. Error replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
 
 Only under gevent, for plain `redis://` URLs: `for_url()` answers None otherwise, and callers
 use a pooled connection (core/redis_connections.py).
@@ -38,13 +38,12 @@ from gevent.hub import Waiter, get_hub
 from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
-from core import concurrency
+from core import concurrency, redis_connections
 
 READ_SIZE = 65536
 # The reader looks at the clock this often while commands wait, so a silent Redis is noticed
 # between `timeout` and `timeout` + one tick after the oldest unanswered command was queued.
 TICKS_PER_TIMEOUT = 4
-CONNECTION_RETRIES = 1
 
 
 def for_url(url: str, timeout: float) -> Multiplexer | None:
@@ -67,13 +66,7 @@ class Multiplexer:
 
     def call(self, *command: Any) -> Any:
         """Send one command and return its reply; an error reply raises as redis-py would raise it."""
-        for attempt in range(1 + CONNECTION_RETRIES):
-            try:
-                return self._open_channel().call(command)
-            except (redis.ConnectionError, redis.TimeoutError):
-                if attempt == CONNECTION_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return redis_connections.retried(lambda: self._open_channel().call(command))
 
     def stats(self) -> dict[str, int]:
         """Return how many channels were opened and, on the current one, commands and sends so far."""
