@@ -9,7 +9,7 @@ Point PTB at it with base_url=f"{url}/bot"; any token shaped "<digits>:<20+ char
 the digits are the bot's user id.
 
 Bot API (/bot<token>/<method>, GET or POST; form, multipart, JSON or query string):
-every call is checked against shared/telegram-bot-api-spec/api.json and Telegram's content
+every call is checked against bot_api_spec/api.json (our copy, see its README) and Telegram's content
 rules; refusals answer exactly like Telegram and land in the invalid-calls log, which tests
 should find empty. Unknown top-level parameters are refused too (Telegram ignores them, but
 for us they are a bug). Real behaviour: getMe, getUpdates (long poll), set/delete/getWebhook(Info),

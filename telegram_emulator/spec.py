@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 from telegram_emulator.errors import BotApiError, bad_request
-
-SPEC_PATH_ENV = "TELEGRAM_API_SPEC"
 
 # Parameters Telegram dropped from the docs but still honours; a bot using them is not broken.
 LEGACY_PARAMETERS: dict[str, tuple[str, list[str]]] = {
@@ -34,12 +32,8 @@ _LITERAL_PATTERNS = (re.compile(r"must be ([a-z_]+)\.?$"), re.compile(r"always â
 
 
 def default_spec_path() -> Path:
-    """Return the api.json path: $TELEGRAM_API_SPEC, else shared/ beside the project root."""
-    override = os.environ.get(SPEC_PATH_ENV)
-    if override:
-        return Path(override)
-    project_root = Path(__file__).resolve().parents[1]
-    return project_root.parent / "shared" / "telegram-bot-api-spec" / "api.json"
+    """Return the api.json the emulator carries as package data (bot_api_spec/README.md: its source)."""
+    return Path(str(resources.files("telegram_emulator") / "bot_api_spec" / "api.json"))
 
 
 @dataclass(frozen=True)
@@ -228,10 +222,7 @@ def load_default_spec() -> BotApiSpec:
     """Load the spec at `default_spec_path()` (read once per path), explaining a missing file."""
     path = default_spec_path()
     if not path.is_file():
-        raise FileNotFoundError(
-            f"Bot API spec not found at {path}; put shared/telegram-bot-api-spec beside the project "
-            f"or set {SPEC_PATH_ENV}"
-        )
+        raise FileNotFoundError(f"Bot API spec not found at {path}: the package telegram_emulator is incomplete")
     return _load_cached(str(path))
 
 

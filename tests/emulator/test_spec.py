@@ -12,15 +12,16 @@ from telegram_emulator.spec import BotApiSpec, default_spec_path, load_default_s
 
 @pytest.fixture(scope="module")
 def spec() -> BotApiSpec:
-    """Return the shared Bot API spec."""
+    """Return the Bot API spec the emulator carries."""
     return load_default_spec()
 
 
-def test_spec_is_found_beside_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TELEGRAM_API_SPEC", raising=False)
-    assert default_spec_path() == Path(__file__).resolve().parents[3] / "shared/telegram-bot-api-spec/api.json"
-    monkeypatch.setenv("TELEGRAM_API_SPEC", "/elsewhere/api.json")
-    assert default_spec_path() == Path("/elsewhere/api.json")
+def test_the_spec_is_the_projects_own_copy() -> None:
+    project_root = Path(__file__).resolve().parents[2]
+    path = default_spec_path()
+    assert path == project_root / "telegram_emulator" / "bot_api_spec" / "api.json"
+    assert (path.parent / "LICENSE").read_text().startswith("MIT License")
+    assert load_default_spec().version == "Bot API 10.1"
 
 
 def test_form_values_are_decoded_by_spec_type(spec: BotApiSpec) -> None:
