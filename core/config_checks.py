@@ -20,6 +20,8 @@ MIN_DATABASE_PASSWORD_CHARS = 12
 # Telegram's rule for setWebhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_PRODUCTION_WEBHOOK_SECRET_CHARS = 32
+# The cloud Bot API; any other TELEGRAM_API_URL is a self-hosted server or the emulator.
+TELEGRAM_CLOUD_API_HOST = "api.telegram.org"
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -60,14 +62,26 @@ def allowed_origins_problems(origins: tuple[str, ...]) -> list[str]:
     return found
 
 
-def webhook_problems(webhook_url: str, webhook_secret: str, webhook_port: int, relaxed: bool) -> list[str]:
+def is_telegram_cloud(telegram_api_url: str) -> bool:
+    """Tell whether the Bot API is Telegram's own cloud server rather than a self-hosted telegram-bot-api."""
+    return (urllib.parse.urlsplit(telegram_api_url).hostname or "").lower() == TELEGRAM_CLOUD_API_HOST
+
+
+def webhook_problems(
+    webhook_url: str, webhook_secret: str, webhook_port: int, relaxed: bool, telegram_api_url: str
+) -> list[str]:
     """Require what webhook mode needs: a URL, Telegram's form of secret, a port; stricter in production."""
     found = []
     parts = urllib.parse.urlsplit(webhook_url)
     if not webhook_url or parts.scheme not in ("http", "https") or not parts.hostname:
         found.append("WEBHOOK_URL must be the public URL Telegram posts updates to (BOT_MODE=webhook)")
-    elif not relaxed and parts.scheme != "https":
-        found.append("WEBHOOK_URL must be an https URL (Telegram posts only to https)")
+    elif not relaxed and parts.scheme != "https" and is_telegram_cloud(telegram_api_url):
+        # Telegram's cloud posts only to https; a self-hosted server in --local mode posts to http
+        # and local addresses, typically on the same private network as the bot.
+        found.append(
+            "WEBHOOK_URL must be an https URL: Telegram's cloud Bot API posts only to https (an http URL "
+            "is allowed only with TELEGRAM_API_URL pointing at a self-hosted telegram-bot-api server)"
+        )
     if not WEBHOOK_SECRET_PATTERN.match(webhook_secret):
         found.append(
             "WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_- in webhook mode, or anyone could post "

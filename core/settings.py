@@ -132,7 +132,7 @@ class Settings:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
             found += config_checks.webhook_problems(
-                self.webhook_url, self.webhook_secret, self.webhook_port, self.relaxed
+                self.webhook_url, self.webhook_secret, self.webhook_port, self.relaxed, self.telegram_api_url
             )
         if self.relaxed:
             return found

@@ -109,6 +109,22 @@ def test_production_webhook_needs_a_long_secret_and_https():
     assert relaxed == []
 
 
+@pytest.mark.parametrize("api_url", ["https://api.telegram.org", "https://API.telegram.org/", "http://api.telegram.org"])
+def test_production_webhook_through_telegrams_cloud_must_be_https(api_url):
+    [plain] = problems("bot", **{**WEBHOOK, "TELEGRAM_API_URL": api_url, "WEBHOOK_URL": "http://bot.example.com/hook"})
+    assert plain.startswith("WEBHOOK_URL must be an https URL")
+
+
+@pytest.mark.parametrize("webhook_url", ["http://bot:8443/telegram/updates", "http://10.0.0.5:8443/hook"])
+def test_production_webhook_through_a_self_hosted_bot_api_server_may_be_http(webhook_url):
+    # telegram-bot-api --local posts to http and to local addresses.
+    self_hosted = {**WEBHOOK, "TELEGRAM_API_URL": "http://telegram-bot-api:8081", "WEBHOOK_URL": webhook_url}
+    assert problems("bot", **self_hosted) == []
+    # The secret is still required there: anyone who reaches the listener could post updates.
+    [short] = problems("bot", **{**self_hosted, "WEBHOOK_SECRET": "abc"})
+    assert "at least 32" in short
+
+
 def test_webhook_mode_needs_a_url_and_a_port():
     found = problems("bot", **{**WEBHOOK, "WEBHOOK_URL": "", "WEBHOOK_PORT": "70000"})
     assert [p.split()[0] for p in found] == ["WEBHOOK_URL", "WEBHOOK_PORT"]
