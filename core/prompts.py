@@ -144,6 +144,6 @@ def closed_prompt(session: dict[str, Any], status: str, language: str, site_name
     return Message(f"{title}\n\n{_details(session, language)}\n\n{outcome}")
 
 
-def language_for(user: dict[str, Any] | None, configured: str) -> str:
-    """Choose the language of messages to this user."""
-    return texts.pick_language(configured, (user or {}).get("language_code"))
+def language_for(user: dict[str, Any] | None, default: str) -> str:
+    """Choose the language of messages to this user: their Telegram language as last seen, else `default`."""
+    return texts.pick_language(default, (user or {}).get("language_code"))

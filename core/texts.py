@@ -212,12 +212,15 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def pick_language(configured: str, telegram_language_code: str | None) -> str:
-    """Choose the bot's language: `ru`/`en` when configured so, else the user's own language."""
-    if configured in SUPPORTED_LANGUAGES:
-        return configured
-    code = (telegram_language_code or "").lower().split("-")[0]
-    return code if code in SUPPORTED_LANGUAGES else "en"
+def language_of_tag(language_code: str | None) -> str | None:
+    """Return the supported language an IETF tag (`ru`, `en-GB`, `ru_RU`) names, or None."""
+    base = (language_code or "").strip().lower().replace("_", "-").split("-")[0]
+    return base if base in SUPPORTED_LANGUAGES else None
+
+
+def pick_language(default: str, telegram_language_code: str | None) -> str:
+    """Choose the bot's language: the person's own, else `default` (BOT_DEFAULT_LANGUAGE), else English."""
+    return language_of_tag(telegram_language_code) or language_of_tag(default) or "en"
 
 
 def text(key: str, language: str, **values: object) -> str:

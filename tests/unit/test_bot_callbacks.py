@@ -75,7 +75,7 @@ def test_deep_link_payloads_telegram_allows_are_accepted(token):
 
 @pytest.mark.parametrize("token", ["", "x" * 65, "a b", "a+b", "абв", "a/b", "a\n"])
 def test_other_payloads_are_refused_before_the_database(token):
-    assert handlers._deep_link(token, 1) == handlers.DeepLinkOutcome(handlers.DeepLink.INVALID)
+    assert handlers._deep_link(token, 1, "en") == handlers.DeepLinkOutcome(handlers.DeepLink.INVALID)
 
 
 def language_for(configured: str, user_language: str | None) -> str:
@@ -88,14 +88,18 @@ def language_for(configured: str, user_language: str | None) -> str:
 @pytest.mark.parametrize(
     ("configured", "user_language", "expected"),
     [
-        ("ru", "en", "ru"),
-        ("en", "ru", "en"),
-        ("auto", "ru", "ru"),
-        ("auto", "ru-RU", "ru"),
-        ("auto", "en-GB", "en"),
+        ("ru", "en", "en"),
+        ("ru", "en-GB", "en"),
+        ("en", "ru", "ru"),
+        ("en", "ru-RU", "ru"),
+        ("ru", "ru", "ru"),
+        ("ru", "de", "ru"),
+        ("en", "de", "en"),
+        ("ru", None, "ru"),
+        ("en", None, "en"),
         ("auto", "de", "en"),
         ("auto", None, "en"),
     ],
 )
-def test_language_is_configured_or_the_users_own(configured, user_language, expected):
+def test_replies_speak_the_users_language_else_the_default(configured, user_language, expected):
     assert language_for(configured, user_language) == expected

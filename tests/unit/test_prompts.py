@@ -127,8 +127,34 @@ def test_every_text_exists_in_both_languages():
 
 
 @pytest.mark.parametrize(
-    "configured, user_language, expected",
-    [("ru", "en", "ru"), ("en", "ru", "en"), ("auto", "ru", "ru"), ("auto", "en-US", "en"), ("auto", "de", "en"), ("auto", None, "en")],
+    "default, user_language, expected",
+    [
+        ("ru", "en", "en"),
+        ("ru", "en-US", "en"),
+        ("en", "ru", "ru"),
+        ("en", "RU_ru", "ru"),
+        ("ru", "ru", "ru"),
+        ("ru", "de", "ru"),
+        ("en", "de", "en"),
+        ("ru", None, "ru"),
+        ("ru", "", "ru"),
+        ("en", None, "en"),
+        ("ru", "rus", "ru"),  # not an IETF tag of Russian: the default, which happens to be Russian
+        ("en", "english", "en"),
+        ("ru-RU", "uk", "ru"),
+        ("de", "de", "en"),  # an unsupported default falls back to English
+        ("auto", None, "en"),
+        ("de", "ru", "ru"),
+    ],
 )
-def test_language_choice(configured, user_language, expected):
-    assert texts.pick_language(configured, user_language) == expected
+def test_the_persons_language_wins_over_the_default(default, user_language, expected):
+    assert texts.pick_language(default, user_language) == expected
+
+
+@pytest.mark.parametrize(
+    "stored, default, expected",
+    [("en", "ru", "en"), ("ru", "en", "ru"), ("de", "ru", "ru"), (None, "ru", "ru"), (None, "en", "en")],
+)
+def test_the_worker_speaks_the_stored_language_of_the_user(stored, default, expected):
+    assert prompts.language_for({"language_code": stored}, default) == expected
+    assert prompts.language_for(None, default) == default
