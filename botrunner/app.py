@@ -53,10 +53,11 @@ def build_application(settings: Settings) -> Application:
 
 
 async def post_init(application: Application) -> None:
-    """Publish the bot's commands in Russian, in English, and for everyone else."""
+    """Publish the bot's commands in Russian, in English, and in BOT_DEFAULT_LANGUAGE for everyone else."""
     settings: Settings = application.bot_data["settings"]
     for language in texts.SUPPORTED_LANGUAGES:
         await application.bot.set_my_commands(bot_commands(language), language_code=language)
+    # Telegram shows these to a person whose app language has no list of its own.
     await application.bot.set_my_commands(bot_commands(texts.pick_language(settings.bot_default_language, None)))
 
 

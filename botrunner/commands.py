@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Update, User
 from telegram import Message as TelegramMessage
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -48,14 +48,14 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def sessions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the sender's active logins, newest first, each with a button that ends it."""
     language = language_of(update, context)
-    user, families = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    user, families = await asyncio.to_thread(_active_logins, update.effective_user)
     await _reply(update, account_menu.sessions_list(families, language) if user else account_menu.not_linked(language))
 
 
 async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask the sender to confirm ending all of their logins."""
     language = language_of(update, context)
-    user, families = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    user, families = await asyncio.to_thread(_active_logins, update.effective_user)
     if user is None:
         await _reply(update, account_menu.not_linked(language))
         return
@@ -65,16 +65,17 @@ async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask the sender to confirm forgetting their phone number."""
     language = language_of(update, context)
-    user, _ = await asyncio.to_thread(_active_logins, update.effective_user.id)
+    user, _ = await asyncio.to_thread(_active_logins, update.effective_user)
     if user is None:
         await _reply(update, account_menu.not_linked(language))
         return
     await _reply(update, account_menu.unlink_confirmation(user["phone_number"], language))
 
 
-def _active_logins(telegram_id: int) -> tuple[Row | None, list[Row]]:
+def _active_logins(sender: User) -> tuple[Row | None, list[Row]]:
     with db.transaction() as conn:
-        user = users.get_by_telegram_id(conn, telegram_id)
+        users.note_language(conn, sender.id, sender.language_code)
+        user = users.get_by_telegram_id(conn, sender.id)
         return user, token_families.active_for_user(conn, user["id"]) if user else []
 
 
@@ -91,7 +92,7 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer()
         return
     try:
-        result = await asyncio.to_thread(_act, callback, query.from_user.id, language)
+        result = await asyncio.to_thread(_act, callback, query.from_user, language)
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
@@ -103,10 +104,11 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await asyncio.to_thread(_close_prompts, result.rejected_sessions)
 
 
-def _act(callback: AccountCallback, telegram_id: int, language: str) -> ButtonResult:
+def _act(callback: AccountCallback, sender: User, language: str) -> ButtonResult:
     """Do what the button says, to the tapper's own account, in one transaction."""
     with db.transaction() as conn:
-        user = users.get_by_telegram_id(conn, telegram_id)
+        users.note_language(conn, sender.id, sender.language_code)
+        user = users.get_by_telegram_id(conn, sender.id)
         if user is None:
             return ButtonResult(account_menu.not_linked(language))
         if callback.action == account_menu.CANCEL:

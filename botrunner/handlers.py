@@ -85,9 +85,15 @@ def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
 
 
 def language_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Choose the language to answer this update in."""
+    """Choose the language to answer this update in: the sender's own, else BOT_DEFAULT_LANGUAGE."""
     user = update.effective_user
     return texts.pick_language(settings_of(context).bot_default_language, user.language_code if user else None)
+
+
+def note_language(sender: User) -> None:
+    """Store the sender's current Telegram language, so the worker's messages follow it too."""
+    with db.transaction() as conn:
+        users.note_language(conn, sender.id, sender.language_code)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -100,13 +106,18 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts.text("greeting", language, site=settings_of(context).site_name),
         reply_markup=keyboards.contact_request(language),
     )
+    try:
+        await asyncio.to_thread(note_language, update.effective_user)
+    except Exception:  # the database is down: the greeting needs none, the next tap or command notes it
+        log.warning("could not store the sender's language", exc_info=True)
 
 
 async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Handle `/start <start_token>`: ask for the contact, refuse, or have the prompt sent."""
     language = language_of(update, context)
     payload = context.args[0] if len(context.args) == 1 else ""
-    found = await asyncio.to_thread(_deep_link, payload, update.effective_user.id)
+    sender = update.effective_user
+    found = await asyncio.to_thread(_deep_link, payload, sender.id, sender.language_code)
     outcome, session = found.kind, found.session
     message = update.effective_message
     if outcome is DeepLink.HELD:
@@ -126,10 +137,11 @@ async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text(texts.text(outcome.value, language))
 
 
-def _deep_link(start_token: str, telegram_id: int) -> DeepLinkOutcome:
+def _deep_link(start_token: str, telegram_id: int, language_code: str | None) -> DeepLinkOutcome:
     if not START_TOKEN.fullmatch(start_token):
         return DeepLinkOutcome(DeepLink.INVALID)
     with db.transaction() as conn:
+        users.note_language(conn, telegram_id, language_code)
         session = auth_sessions.find_by_start_token(conn, start_token)
         if session is None or session["status"] != auth_sessions.PENDING or session["overdue"]:
             return DeepLinkOutcome(DeepLink.INVALID)
@@ -205,7 +217,7 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = language_of(update, context)
     settings = settings_of(context)
     try:
-        outcome = await asyncio.to_thread(_decide, callback, query.from_user.id, settings)
+        outcome = await asyncio.to_thread(_decide, callback, query.from_user.id, query.from_user.language_code, settings)
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
@@ -271,8 +283,9 @@ def _enqueue_follow_ups(outcome: Decision) -> None:
         log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
 
 
-def _decide(callback: prompts.Callback, telegram_id: int, settings: Settings) -> Decision:
+def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | None, settings: Settings) -> Decision:
     with db.transaction() as conn:
+        users.note_language(conn, telegram_id, language_code)
         if callback.action == prompts.MATCH:
             decided = auth_sessions.pick_number(conn, callback.session_pk, telegram_id, callback.number)
         elif callback.action == prompts.APPROVE:

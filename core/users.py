@@ -109,6 +109,21 @@ def link(
         return LinkResult(LinkOutcome.LINKED, cur.fetchone())
 
 
+def note_language(conn, telegram_id: int, language_code: str | None) -> bool:
+    """Record the Telegram language an account's update just carried; True if it changed.
+
+    The worker speaks to a person in the language stored here, so it follows the one their
+    Telegram app now sends. An unchanged language matches no row: nothing is written.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE users SET language_code = %s, updated_at = now()"
+            " WHERE telegram_id = %s AND language_code IS DISTINCT FROM %s RETURNING id",
+            (language_code, telegram_id, language_code),
+        )
+        return cur.fetchone() is not None
+
+
 def delete(conn, user_id: int) -> Row | None:
     """Forget a user: the phone-to-Telegram link and profile (their token families go with it)."""
     with conn.cursor() as cur:
