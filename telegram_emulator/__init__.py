@@ -30,7 +30,9 @@ Chat page: GET / (files under static/, served at /chat/...): a person plays a Te
 Control API (JSON; errors are {"error": "..."} with 400/404/409):
   GET    /control/health                -> {"ok": true}
   POST   /control/reset                 -> {"ok": true}  (ids keep counting)
-  POST   /control/users                 {first_name, id?, last_name?, username?, language_code?="en"} -> User
+  POST   /control/users                 {first_name, id?, last_name?, username?, language_code?="en"|null} -> User
+                                         (null: no language_code; an existing id is replaced, as when a
+                                         person changes their app's language)
   GET    /control/users                 -> {users: [User, ...]}
   GET    /control/bot                   -> the bot's User (as getMe answers)
   POST   /control/send_message          {user_id, text} -> {update_id, message}

@@ -56,7 +56,8 @@ class EmulatorClient:
         self._request("POST", "/reset")
 
     def create_user(self, **fields: Any) -> dict[str, Any]:
-        """Create a user (first_name required; id, last_name, username, language_code optional)."""
+        """Create (or replace, same id) a user: first_name required; id, last_name, username optional;
+        language_code "en" unless given (None: the user's Telegram app sends none)."""
         return self._request("POST", "/users", json=fields)
 
     def users(self) -> list[dict[str, Any]]:

@@ -73,7 +73,9 @@ def create_user() -> ResponseReturnValue:
     fields = {name: _field(body, name, kind, None) for name, kind in USER_FIELDS.items()}
     if fields["first_name"] is None:
         raise ControlError(400, '"first_name" is required')
-    fields["language_code"] = fields["language_code"] or "en"
+    # Telegram leaves language_code out when the person's app doesn't tell it: an explicit null asks for that.
+    if "language_code" not in body:
+        fields["language_code"] = "en"
     return jsonify(_state().add_user(fields))
 
 

@@ -159,6 +159,17 @@ def test_reply_and_delete(client: EmulatorClient, bot: RawBotApi, user: dict[str
     assert client.bot_messages(user["id"]) == []
 
 
+def test_user_language_is_english_unless_given_and_may_be_absent_or_change(client: EmulatorClient) -> None:
+    assert client.create_user(first_name="Fi")["language_code"] == "en"
+    silent = client.create_user(first_name="Gu", language_code=None)
+    assert "language_code" not in silent
+    assert "language_code" not in client.send_message(silent["id"], "hi")["message"]["from"]
+    # The same person, after switching their app to Russian: their next updates say so.
+    switched = client.create_user(first_name="Gu", id=silent["id"], language_code="ru")
+    assert client.send_message(silent["id"], "hi")["message"]["from"] == switched
+    assert switched["language_code"] == "ru" and len(client.users()) == 2
+
+
 def test_control_api_refuses_bad_requests(client: EmulatorClient) -> None:
     with pytest.raises(EmulatorError, match="first_name"):
         client.create_user(username="nobody")
