@@ -7,7 +7,7 @@ import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
-# gevent: a waiting long poll is a parked greenlet (measured in README, "Scaling"), so one worker
+# gevent: a waiting long poll is a parked greenlet (measured in docs/operations.md, "Scaling"), so one worker
 # holds thousands; gthread would need one OS thread per waiting browser.
 worker_class = "gevent"
 # Simultaneous connections per worker (waiting long polls included).

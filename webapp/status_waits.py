@@ -2,7 +2,7 @@
 
 One listener per web process holds ONE Redis connection, pattern-subscribed to every session's
 channel (`core.status_cache`); a waiting request registers an event under its session's hash
-and sleeps on it. Measured against the alternatives (README, "Long polling"): a SUBSCRIBE or a
+and sleeps on it. Measured against the alternatives (docs/architecture.md, "Status polls: what one costs"): a SUBSCRIBE or a
 BLPOP per waiting request needs one Redis connection per waiting browser (5,000 waiting polls =
 5,000 connections, beyond our pool and near Redis's default maxclients), while every web
 process receiving every transition is cheap, as transitions are rare next to polls.
