@@ -10,7 +10,10 @@ import time
 import urllib.parse
 from typing import Any, Callable, TextIO
 
-HELP = "commands: start [token|bot_url], contact [+phone], say TEXT, tap N, show, help, quit"
+from core import prompts
+
+HELP = ("commands: start [token|bot_url] (shares your contact if the bot asks), contact [+phone], "
+        "approve [match_code], say TEXT, tap N, show, help, quit")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-id", type=int, default=int(os.environ.get("PHONE_USER_ID") or 0) or None)
     parser.add_argument("--phone", default=os.environ.get("PHONE_NUMBER") or "+79161234567")
     parser.add_argument("--name", default="Phone", help="the Telegram user's first name")
-    parser.add_argument("--script", help="';'-separated commands to run, then exit: 'start; contact; tap 1'")
-    parser.add_argument("--wait", type=float, default=10.0, help="seconds a script waits for the bot")
+    parser.add_argument("--script", help="';'-separated commands to run, then exit: 'start <bot_url>; approve 47'")
+    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the bot's answer or prompt")
 
 
 def user_id_for(phone: str) -> int:
@@ -32,6 +35,43 @@ def user_id_for(phone: str) -> int:
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     """Return a message's inline buttons, row after row, as one list."""
     return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard") or [] for b in row]
+
+
+def asks_for_contact(message: dict[str, Any]) -> bool:
+    """Tell whether a message offers the reply-keyboard button that shares the user's own number."""
+    rows = (message.get("reply_markup") or {}).get("keyboard") or []
+    return any(isinstance(b, dict) and b.get("request_contact") for row in rows for b in row)
+
+
+def number_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return a prompt's match-mode buttons: those labelled with a two-digit number."""
+    return [b for b in buttons(message) if prompts.is_match_number(b.get("text"))]
+
+
+def approve_button(message: dict[str, Any], match_code: str) -> dict[str, Any] | None:
+    """Return the button of a prompt that approves: the number equal to `match_code`, else Approve.
+
+    A prompt with number buttons (match mode) is approved only by its code: any other number
+    rejects every pending login of the phone and starts a cooldown, so without the code nothing is.
+    """
+    numbers = number_buttons(message)
+    if numbers:
+        return next((b for b in numbers if b.get("text") == match_code), None)
+    for button in buttons(message):
+        callback = prompts.parse_callback(button.get("callback_data"))
+        if callback is not None and callback.action == prompts.APPROVE:
+            return button
+    return None
+
+
+def can_settle(message: dict[str, Any] | None, match_code: str) -> bool:
+    """Tell whether `approve match_code` can be decided on this prompt now (tapped, or refused for want of a code).
+
+    A wrong code is not decided yet: the prompt of this login may still be on its way.
+    """
+    if message is None:
+        return False
+    return approve_button(message, match_code) is not None or (not match_code and bool(number_buttons(message)))
 
 
 def render(message: dict[str, Any]) -> str:
@@ -50,8 +90,9 @@ def render(message: dict[str, Any]) -> str:
 class Phone:
     """One Telegram user's private chat with the bot (its chat id is the user id)."""
 
-    def __init__(self, client: Any, user_id: int, phone: str, out: TextIO = sys.stdout) -> None:
+    def __init__(self, client: Any, user_id: int, phone: str, out: TextIO = sys.stdout, patience: float = 10.0) -> None:
         self.client, self.user_id, self.phone, self.out = client, user_id, phone, out
+        self.patience = patience  # seconds to wait for the bot's answer to /start <token>
         self.seen: dict[int, str] = {}  # message_id -> rendering already printed
         self.answers_seen = 0
         self.lock = threading.Lock()
@@ -99,24 +140,20 @@ class Phone:
         """Carry out one command (see HELP); raise ValueError if it can't be done."""
         command, _, rest = line.strip().partition(" ")
         rest = rest.strip()
-        if command == "start":  # a whole bot_url works too: the token is its `start` parameter
-            token = urllib.parse.parse_qs(urllib.parse.urlsplit(rest).query).get("start", [rest])[0]
-            self.send(f"/start {token}".strip())
+        if command == "start":
+            self.start(rest)
         elif command == "contact":
-            self.say(f"you: (shares own contact {rest or self.phone})")
-            self.client.share_contact(self.user_id, rest or self.phone)
+            self.share_contact(rest or self.phone)
         elif command == "say":
             self.send(rest)
+        elif command == "approve":
+            self.approve(rest)
         elif command == "tap":
             message = self.prompt()
             choices = buttons(message) if message else []
             if not rest.isdigit() or not 1 <= int(rest) <= len(choices):
                 raise ValueError(f"no button {rest!r} to tap (the newest prompt has {len(choices)})")
-            button = choices[int(rest) - 1]
-            self.say(f"you: (taps [{button.get('text')}])")
-            data = button.get("callback_data")
-            self.client.tap(self.user_id, message["message_id"], callback_data=data,
-                            button_text=None if data else button.get("text"))
+            self.tap(message, choices[int(rest) - 1])
         elif command == "show":
             with self.lock:
                 for message in self.client.chat(self.user_id)["messages"]:
@@ -126,17 +163,61 @@ class Phone:
         elif command:
             raise ValueError(f"unknown command {command!r}; {HELP}")
 
-    def send(self, text: str) -> None:
-        """Send a text message to the bot as this user."""
+    def send(self, text: str) -> dict[str, Any]:
+        """Send a text message to the bot as this user; return the message sent."""
         self.say(f"you: {text}")
-        self.client.send_message(self.user_id, text)
+        return self.client.send_message(self.user_id, text)["message"]
+
+    def start(self, link: str) -> None:
+        """Send `/start [token]`; a token (or a whole bot_url) also shares the contact if the bot asks.
+
+        That is what a person does after following a login link with a phone not linked yet: the
+        bot asks for the number first, and the prompt comes only after it.
+        """
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query).get("start", [link])[0]
+        sent = self.send(f"/start {token}".strip())
+        if not token:
+            return
+        answer = self.client.chat(self.user_id, after_message_id=sent["message_id"], wait=min(self.patience, 60))
+        newer = [m for m in answer.get("messages", []) if m.get("from_bot") and m["message_id"] > sent["message_id"]]
+        if any(asks_for_contact(m) for m in newer):
+            self.refresh()  # the bot's question first, then the answer
+            self.share_contact(self.phone)
+
+    def share_contact(self, phone: str) -> None:
+        """Share this user's own contact card with the number `phone`."""
+        self.say(f"you: (shares own contact {phone})")
+        self.client.share_contact(self.user_id, phone)
+
+    def approve(self, match_code: str) -> None:
+        """Tap the newest prompt's approving button: the number `match_code`, or Approve in simple mode."""
+        message = self.prompt()
+        button = approve_button(message, match_code) if message else None
+        if button is None:
+            if message is None:
+                raise ValueError("no prompt to approve yet")
+            if not match_code:
+                raise ValueError("this prompt asks for the number the website shows: approve <match_code>")
+            raise ValueError(f"the newest prompt has no button {match_code!r}: is it the match_code of this login?")
+        self.tap(message, button)
+
+    def tap(self, message: dict[str, Any], button: dict[str, Any]) -> None:
+        """Tap one inline button of a message."""
+        self.say(f"you: (taps [{button.get('text')}])")
+        data = button.get("callback_data")
+        self.client.tap(self.user_id, message["message_id"], callback_data=data,
+                        button_text=None if data else button.get("text"))
 
 
 def run_script(phone: Phone, script: str, wait: float) -> int:
     """Run ';'-separated commands, letting the bot answer each; return 0, or 1 on a failure."""
     for line in filter(None, (part.strip() for part in script.split(";"))):
-        if line.startswith("tap"):  # the prompt may still be on its way from the worker
+        command, _, argument = line.partition(" ")
+        # The prompt may still be on its way from the worker.
+        if command == "tap":
             phone.wait(lambda: phone.prompt() is not None, wait)
+        elif command == "approve":
+            phone.wait(lambda: can_settle(phone.prompt(), argument.strip()), wait)
         try:
             phone.do(line)
         except ValueError as exc:
@@ -159,7 +240,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - the emulator answers nothing or refuses
         print(f"phone: no emulator at {args.url}? ({exc}) Is `make run` running?", file=sys.stderr)
         return 1
-    phone = Phone(client, user_id, args.phone)
+    phone = Phone(client, user_id, args.phone, patience=args.wait)
     phone.say(f"phone: Telegram user {user_id} with {args.phone}, emulator {args.url}")
     if args.script:
         return run_script(phone, args.script, args.wait)
