@@ -256,8 +256,11 @@ class Kit:
     def __init__(self, fake_telegram: EmulatorClient) -> None:
         self.fake_telegram = fake_telegram
 
-    def telegram_user(self, *, started: bool = True, language_code: str = "en", **fields: Any) -> dict[str, Any]:
-        """Create an emulator user; `started`: they already wrote to the bot, so it may write back."""
+    def telegram_user(self, *, started: bool = True, language_code: str | None = "en", **fields: Any) -> dict[str, Any]:
+        """Create an emulator user; `started`: they already wrote to the bot, so it may write back.
+
+        `language_code` None: their Telegram app tells no language.
+        """
         fields = {"first_name": "Anna", "username": "anna", **fields}
         created = self.fake_telegram.create_user(language_code=language_code, **fields)
         if started:

@@ -49,6 +49,33 @@ def test_simultaneous_links_of_one_phone_by_two_accounts(core_db):
     assert outcomes == ["linked", "phone_taken"]
 
 
+def row_version(telegram_id: int) -> tuple[str, str | None]:
+    """Return the row's xmin (it moves with every write to the row) and its language."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT xmin::text AS version, language_code FROM users WHERE telegram_id = %s", (telegram_id,))
+        row = cur.fetchone()
+    return row["version"], row["language_code"]
+
+
+def test_note_language_writes_only_a_change(core_db):
+    with db.transaction() as conn:
+        make_user(conn, telegram_id=42, language_code="ru")
+    version, _ = row_version(42)
+
+    with db.transaction() as conn:
+        assert users.note_language(conn, 42, "ru") is False
+        assert users.note_language(conn, 43, "en") is False  # nobody linked: nothing to note
+    assert row_version(42) == (version, "ru")
+
+    # None too: Telegram leaves language_code out when the person's app doesn't say.
+    for language, writes in (("en-GB", True), (None, True), (None, False), ("ru", True), ("ru", False)):
+        with db.transaction() as conn:
+            changed = users.note_language(conn, 42, language)
+        new_version, stored = row_version(42)
+        assert (changed, new_version != version, stored) == (writes, writes, language)
+        version = new_version
+
+
 def test_refresh_rotation_and_reuse_revokes_the_family(core_db):
     with db.transaction() as conn:
         user = make_user(conn)

@@ -73,12 +73,8 @@ def test_a_notice_delivered_but_not_recorded_is_not_sent_again(
     assert fake_telegram.invalid_calls() == []
 
 
-def test_the_notice_speaks_the_prompts_language(kit: Kit, fake_telegram: EmulatorClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_DEFAULT_LANGUAGE", "auto")
-    from core.settings import get_settings
-
-    get_settings.cache_clear()
-    user = kit.linked_user(language_code="ru")
+def test_the_notice_speaks_the_prompts_language(kit: Kit, fake_telegram: EmulatorClient) -> None:
+    user = kit.linked_user(language_code="ru")  # the tests' BOT_DEFAULT_LANGUAGE is en
     session = approved_session(kit, user)
 
     send_login_notice.apply(args=[str(session.row["id"])])

@@ -44,14 +44,8 @@ def test_prompt_is_sent_once_with_approve_then_reject_in_one_row(kit: Kit, fake_
     assert fake_telegram.invalid_calls() == []
 
 
-def test_prompt_speaks_the_users_language_when_not_configured(
-    kit: Kit, fake_telegram: EmulatorClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BOT_DEFAULT_LANGUAGE", "auto")
-    from core.settings import get_settings
-
-    get_settings.cache_clear()
-    user = kit.linked_user(language_code="ru")
+def test_prompt_speaks_the_users_language_not_the_default(kit: Kit, fake_telegram: EmulatorClient) -> None:
+    user = kit.linked_user(language_code="ru")  # the tests' BOT_DEFAULT_LANGUAGE is en
     session = kit.new_session(user["phone_number"])
 
     send_approval_prompt.apply(args=[str(session.row["id"])])
