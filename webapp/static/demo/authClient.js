@@ -6,6 +6,11 @@
 //   const result = await auth.waitForResult(login.session_id, { onStatus: (s) => console.log(s.status) });
 //   if (result.status === "approved") console.log(await auth.me());
 //
+// One login per page: `start()` again first cancels the login it started before (if still
+// pending) and stops that login's `waitForResult` loop (it rejects with an AbortError), so the
+// person never sees two live prompts for one browser. Leaving the page (`pagehide`) cancels a
+// pending login too, best-effort, unless `createAuthClient({ cancelOnPageHide: false })`.
+//
 // Tokens live in this closure only, never in localStorage or sessionStorage: any script that
 // runs on the page (an XSS, a compromised dependency) can read web storage and ship the tokens
 // away, and they would outlive the tab. The price: a reload logs the person out.
@@ -15,7 +20,11 @@ const LONG_POLL_SECONDS = 25;
 const EXPIRY_GRACE_SECONDS = 5;
 const TERMINAL = new Set(["approved", "rejected", "expired", "cancelled"]);
 
-/** An error answer of the API: `status` (HTTP), `code` (snake_case), `message`, `retryAfter` (s). */
+/**
+ * An error answer of the API: `status` (HTTP), `code` (snake_case), `message`, `retryAfter` (s).
+ * When the server could not be reached at all: `status` 0 and `code` "network_error".
+ * errorText.js turns these into sentences for people.
+ */
 export class AuthError extends Error {
   constructor(status, code, message, retryAfter = null) {
     super(message);
@@ -44,11 +53,19 @@ function retryAfter(response, fallback) {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : fallback;
 }
 
-/** Create a client of the login API at `baseUrl` ("" for the page's own origin). */
-export function createAuthClient({ baseUrl = "" } = {}) {
+/**
+ * Create a client of the login API at `baseUrl` ("" for the page's own origin). With
+ * `cancelOnPageHide` (the default) leaving the page cancels its pending login.
+ */
+export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {}) {
   const root = baseUrl.replace(/\/+$/, "");
   let tokens = null;
+  // The login this page started last, while it may still be pending; null once it has ended.
   let sessionId = null;
+  // The AbortControllers of the waitForResult loops of `sessionId`, so a new start() can stop them.
+  const loops = new Set();
+  // start() calls run one after another: each must see (and cancel) the login of the one before.
+  let starting = Promise.resolve();
   // One refresh at a time: presenting a refresh token twice counts as theft and ends the login.
   let refreshing = null;
 
@@ -56,14 +73,20 @@ export function createAuthClient({ baseUrl = "" } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
-    const response = await fetch(root + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-      credentials: "omit",
-      cache: "no-store",
-    });
+    let response;
+    try {
+      response = await fetch(root + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (error) {
+      if (error?.name === "AbortError") throw error;
+      throw new AuthError(0, "network_error", "The server could not be reached.");
+    }
     const data = response.status === 204 ? null : await response.json().catch(() => null);
     return { response, data };
   }
@@ -92,19 +115,75 @@ export function createAuthClient({ baseUrl = "" } = {}) {
     return data;
   }
 
-  /** Start a login for `phone`; answer {session_id, status, expires_in, poll_interval, bot_url, match_code?}. */
-  async function start(phone) {
-    const { response, data } = await call("POST", "/api/auth/init", { body: { phone_number: phone } });
-    if (response.status !== 201) throw failure(response, data);
-    sessionId = data.session_id;
-    return data;
+  /**
+   * Start a login for `phone`; answer {session_id, status, expires_in, poll_interval, bot_url, match_code?}.
+   * The login started before, if still pending, is cancelled first (see the top of this file).
+   */
+  function start(phone) {
+    const run = starting.catch(() => {}).then(async () => {
+      await abandonCurrent();
+      const { response, data } = await call("POST", "/api/auth/init", { body: { phone_number: phone } });
+      if (response.status !== 201) throw failure(response, data);
+      sessionId = data.session_id;
+      return data;
+    });
+    starting = run;
+    return run;
+  }
+
+  /** Stop the loop of the current login and cancel it on the server, awaiting the answer. */
+  async function abandonCurrent() {
+    const replaced = new DOMException("A new login replaced this one.", "AbortError");
+    for (const loop of loops) loop.abort(replaced);
+    loops.clear();
+    if (!sessionId) return;
+    try {
+      await cancel(sessionId);
+    } catch (error) {
+      // 409: it had ended already (approved, rejected, expired); 404: long gone. Both are fine.
+      if (!(error instanceof AuthError && (error.status === 409 || error.status === 404))) throw error;
+    }
+    sessionId = null;
+  }
+
+  /** Cancel the pending login without waiting for the answer, in a request that outlives the page. */
+  function abandonOnLeave() {
+    if (!sessionId) return;
+    const id = sessionId;
+    sessionId = null;
+    // A page restored from the back-forward cache finds out from its running loop: "cancelled".
+    fetch(`${root}/api/auth/session/${encodeURIComponent(id)}`, {
+      method: "DELETE",
+      headers: { Accept: "application/json" },
+      keepalive: true,
+      credentials: "omit",
+    }).catch(() => {});
+  }
+
+  if (cancelOnPageHide && typeof globalThis.addEventListener === "function") {
+    globalThis.addEventListener("pagehide", abandonOnLeave);
   }
 
   /**
    * Long-poll the login until it ends; answer the final status object (with `tokens` and `user`
-   * when approved). `onStatus` sees every answer; `signal` (an AbortSignal) stops the loop.
+   * when approved). `onStatus` sees every answer; `signal` (an AbortSignal) stops the loop, and
+   * so does a new start(): either way it rejects with an AbortError.
    */
   async function waitForResult(id = sessionId, { onStatus, signal, pollInterval = 2, expiresIn = null } = {}) {
+    const own = new AbortController();
+    const forward = () => own.abort(signal.reason);
+    if (signal?.aborted) forward();
+    signal?.addEventListener("abort", forward, { once: true });
+    if (id === sessionId) loops.add(own);
+    try {
+      return await pollUntilEnd(id, { onStatus, signal: own.signal, pollInterval, expiresIn });
+    } finally {
+      signal?.removeEventListener("abort", forward);
+      loops.delete(own);
+    }
+  }
+
+  async function pollUntilEnd(id, { onStatus, signal, pollInterval, expiresIn }) {
     let interval = pollInterval;
     let deadline = expiresIn == null ? null : Date.now() + (expiresIn + EXPIRY_GRACE_SECONDS) * 1000;
     let lastPoll = 0;
@@ -125,6 +204,8 @@ export function createAuthClient({ baseUrl = "" } = {}) {
         if (error.name === "AbortError") throw error;
         continue; // the network failed: try again after poll_interval, until the deadline
       }
+      // An answer that arrived just as the loop was stopped belongs to a login nobody shows now.
+      signal.throwIfAborted();
       if (response.status === 429 || response.status === 503) {
         // slow_down, rate_limited, or the service restarting: wait what the server says.
         await sleep(retryAfter(response, interval), signal);
@@ -140,7 +221,10 @@ export function createAuthClient({ baseUrl = "" } = {}) {
     }
   }
 
-  /** Abandon the pending login (`id` defaults to the last one started); answer {status: "cancelled"}. */
+  /**
+   * Abandon the pending login (`id` defaults to the last one started); answer {status: "cancelled"}.
+   * Its waitForResult loop gets the "cancelled" status and ends.
+   */
   async function cancel(id = sessionId) {
     const { response, data } = await call("DELETE", `/api/auth/session/${encodeURIComponent(id)}`);
     if (!response.ok) throw failure(response, data);
