@@ -20,6 +20,8 @@ DEMO_IDS = (
     "refresh",
     "logout",
     "error",
+    "notice",
+    "prompt",
 )
 SCRIPT_TYPES = {"text/javascript", "application/javascript"}
 CONTENT_TYPES = {".js": SCRIPT_TYPES, ".css": {"text/css"}, ".png": {"image/png"}}

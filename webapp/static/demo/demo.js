@@ -1,5 +1,7 @@
-// The demo login page: a thin view over authClient.js, which does all the talking to the API.
+// The demo login page: a thin view over authClient.js, which does all the talking to the API
+// (and cancels this page's pending login on a new Start or when the page is left).
 import { createAuthClient } from "./authClient.js";
+import { errorSentence } from "./errorText.js";
 
 const auth = createAuthClient({ baseUrl: "" }); // the page and the API share an origin
 const $ = (id) => document.getElementById(id);
@@ -12,17 +14,19 @@ const HINTS = {
   cancelled: "The login was cancelled.",
 };
 
-let waiting = null; // the AbortController of the running long-poll loop
+// Counts Starts: a handler still awaiting an older login must not draw over the newest one.
+let attempt = 0;
 
+/** Show a sentence about `error` in the alert box, or empty and hide it when `error` is null. */
 function showError(error) {
-  if (!error) {
-    $("error").hidden = true;
-    $("error").textContent = "";
-    return;
-  }
-  const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : "";
-  $("error").textContent = (error.code ? `${error.message} (${error.code})` : String(error.message ?? error)) + wait;
-  $("error").hidden = false;
+  $("error").textContent = error ? errorSentence(error) : "";
+  $("error").hidden = !error;
+}
+
+/** Show a message that is not an error (e.g. "You are logged out."), or hide it with null. */
+function showNotice(text) {
+  $("notice").textContent = text ?? "";
+  $("notice").hidden = !text;
 }
 
 function showStatus(answer) {
@@ -30,6 +34,29 @@ function showStatus(answer) {
   const failing = answer.delivery === "failing" ? " Telegram is not accepting our messages right now; we keep trying." : "";
   $("status-hint").textContent = (HINTS[answer.status] ?? "") + failing;
   $("cancel").hidden = answer.status !== "pending";
+  // An ended login's number, link and QR code would only invite taps that can no longer work.
+  if (answer.status !== "pending") hidePrompt();
+}
+
+function showPrompt(login) {
+  $("match-code").textContent = login.match_code ?? "";
+  $("match-block").hidden = !login.match_code;
+  $("open-telegram").href = login.bot_url;
+  drawQr($("qr"), login.bot_url);
+  $("prompt").hidden = false;
+}
+
+function hidePrompt() {
+  $("prompt").hidden = true;
+  $("match-code").textContent = "";
+  $("open-telegram").removeAttribute("href");
+  $("qr").replaceChildren();
+}
+
+/** Take the login card away after an error: nothing of the old login is left to act on. */
+function hideLogin() {
+  hidePrompt();
+  $("login").hidden = true;
 }
 
 /** Draw `text` as a QR code: an SVG built node by node (the CSP forbids inline markup styles). */
@@ -82,36 +109,38 @@ function tail(token) {
 
 $("start-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  const mine = ++attempt;
   showError(null);
-  waiting?.abort();
+  showNotice(null);
+  hideLogin();
   $("start").disabled = true;
   let login;
   try {
+    // Cancels the login of the previous Start first, if it is still pending.
     login = await auth.start($("phone").value);
   } catch (error) {
-    showError(error);
-    $("start").disabled = false;
+    if (mine === attempt) showError(error);
     return;
+  } finally {
+    if (mine === attempt) $("start").disabled = false;
   }
-  $("match-code").textContent = login.match_code ?? "";
-  $("match-block").hidden = !login.match_code;
-  $("open-telegram").href = login.bot_url;
-  drawQr($("qr"), login.bot_url);
+  if (mine !== attempt) return;
+  showPrompt(login);
   showStatus(login);
   $("login").hidden = false;
-  $("start").disabled = false;
 
-  waiting = new AbortController();
   try {
     const result = await auth.waitForResult(login.session_id, {
       onStatus: showStatus,
-      signal: waiting.signal,
       pollInterval: login.poll_interval,
       expiresIn: login.expires_in,
     });
     if (result.status === "approved") await showProfile();
   } catch (error) {
-    if (error.name !== "AbortError") showError(error);
+    // AbortError: a newer Start replaced this login, and its handler owns the page now.
+    if (error.name === "AbortError" || mine !== attempt) return;
+    showError(error);
+    hideLogin();
   }
 });
 
@@ -144,6 +173,7 @@ $("logout").addEventListener("click", async () => {
   showError(null);
   try {
     await auth.logout();
+    showNotice("You are logged out.");
   } catch (error) {
     showError(error);
   }
