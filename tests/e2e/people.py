@@ -20,9 +20,13 @@ def unique_phone() -> str:
 
 
 class TelegramPerson:
-    """A Telegram user with a phone, played through the emulator's control API."""
+    """A Telegram user with a phone, played through the emulator's control API.
 
-    def __init__(self, emulator: EmulatorClient, phone: str | None = None, language_code: str = "en") -> None:
+    Their Telegram app speaks Russian unless told otherwise, so the bot answers them in Russian:
+    the tests' BOT_LANGUAGE (tests.e2e.system).
+    """
+
+    def __init__(self, emulator: EmulatorClient, phone: str | None = None, language_code: str = "ru") -> None:
         self.emulator = emulator
         self.phone = phone or unique_phone()
         self.user = emulator.create_user(first_name="Ivan", last_name="Petrov", username=f"ivan{next(_ids)}", language_code=language_code)

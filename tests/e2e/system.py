@@ -21,7 +21,9 @@ from telegram_emulator.client import EmulatorClient
 BOT_TOKEN = "123456789:e2e-test-emulator-token-0000000000000"
 BOT_USERNAME = "dance_of_mind_test_bot"
 JWT_KEY = "e2e-test-jwt-key-" + "x" * 40
-BOT_LANGUAGE = "ru"  # BOT_DEFAULT_LANGUAGE of the system under test: the contract's default
+# BOT_DEFAULT_LANGUAGE of the system under test (the contract's default) and the Telegram language of
+# its people (tests.e2e.people): the language the bot speaks to them.
+BOT_LANGUAGE = "ru"
 STARTUP_TIMEOUT = 60.0
 # The suite starts many logins from 127.0.0.1 and polls every 0.1 s: limits far above that, so
 # they never make a test flaky. test_limits.py starts a web server with the defaults.
