@@ -19,6 +19,13 @@ EMULATOR_PORT = 8081
 BOT_USERNAME = "dance_of_mind_bot"
 DEV_DATABASE = "dance_of_mind"
 DEFAULT_WEB_PORT = 8000
+# Looser than production's (10/minute, 3/10 minutes, 300 s), so someone trying the login again and
+# again is not locked out; still limits, so a 429 or a cooldown can be seen on purpose.
+DEVELOPMENT_LIMITS = {
+    "RATE_LIMIT_INIT_PER_IP": "60/minute",
+    "RATE_LIMIT_INIT_PER_PHONE": "30/10 minutes",
+    "MATCH_COOLDOWN_SECONDS": "60",
+}
 
 
 @dataclass
@@ -74,6 +81,10 @@ def apply_defaults(env: MutableMapping[str, str], state_dir: Path = STATE_DIR) -
         env["JWT_SECRET_KEY"] = jwt_secret(state_dir)
     if not env.get("ALLOWED_ORIGINS"):
         env["ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port},http://localhost:{port}"
+    if env["APP_ENV"].lower() == "development":  # APP_ENV=production asks for production's behaviour
+        for name, value in DEVELOPMENT_LIMITS.items():
+            if not env.get(name):
+                env[name] = value
     env["PYTHONUNBUFFERED"] = "1"  # children's lines reach the terminal as they are written
     # Children find this venv's console scripts even when it is not activated.
     bin_dir = str(Path(sys.executable).parent)
