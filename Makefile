@@ -10,12 +10,12 @@ PYTEST_LAYER = echo "$(PY) -m pytest -m $(1) $(PYTEST_ARGS)"; status=0; $(PY) -m
 	if [ $$status -eq 5 ]; then echo "no $(1) tests yet"; status=0; fi; exit $$status
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run phone migrate test test-unit test-integration test-e2e security-report bench clean
+.PHONY: help venv run phone doctor migrate test test-unit test-integration test-e2e security-report bench clean
 
 help: ## list the targets
 	@echo "Dance of Mind: make <target>"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
-	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='...' PHONE_NUMBER=+7... PHONE_USER_ID=... PHONE_SCRIPT='start; contact; tap 1'"
+	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='...' PHONE_NUMBER=+7... PHONE_USER_ID=... PHONE_SCRIPT='start <bot_url>; approve <match_code>'"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ run: $(STAMP) ## start web, worker and bot (embedded Postgres/Redis/Telegram whe
 
 phone: $(STAMP) ## play a Telegram user against the running emulator (PHONE_NUMBER, PHONE_USER_ID, PHONE_SCRIPT)
 	$(PY) -m devstack phone $(if $(PHONE_SCRIPT),--script "$(PHONE_SCRIPT)")
+
+doctor: $(STAMP) ## check the running `make run` stack, or what .env configures (exit 0: all good)
+	@$(PY) -m devstack doctor
 
 migrate: $(STAMP) ## apply the database migrations
 	$(PY) -m devstack migrate

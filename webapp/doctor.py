@@ -88,8 +88,9 @@ def check_settings(settings: Settings) -> list[Result]:
     for problem in problems:
         fix = "set it in .env (see .env.example)"
         if problem.startswith(UNSET_SERVICES):
-            # `make run` starts stand-ins for these without writing them anywhere: say so.
-            fix += "; `make run` alone uses embedded stand-ins, the doctor checks what you configure"
+            # The stand-ins of `make run` live in its children's environment only; `make doctor`
+            # reads them from the file `make run` keeps while it is up.
+            fix += "; to check the stand-ins of a running `make run`, use `make doctor`"
         results.append(Result(FAIL, "settings", problem, fix))
     if not problems:
         results.append(Result(OK, "settings", f"usable for web, worker and bot (APP_ENV={settings.app_env})"))
@@ -129,7 +130,7 @@ def check_postgres(settings: Settings) -> Result:
     if pending:
         return Result(
             FAIL, "postgres", f"reachable, {len(pending)} migration(s) pending: {', '.join(pending)}",
-            "run: flask --app wsgi db upgrade",
+            "run: .venv/bin/python -m flask --app wsgi db upgrade (`make run` does it when it starts)",
         )
     return Result(OK, "postgres", "reachable, every migration applied")
 
