@@ -9,9 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Mapping
 
+from core.settings import Settings
 from devstack import PROJECT_ROOT, STATE_DIR
+from devstack.doctor import remove_stack_file, write_stack_file
 from devstack.processes import ProcessGroup
 from devstack.procfile import read_procfile, resolve_command
 from devstack.services import StartupError, mask_url
@@ -23,6 +25,12 @@ BANNER_QUIET = 1.0  # seconds without child output before the banner is printed
 BANNER_MAX_DELAY = 5.0
 SAMPLE_PHONE = "+79161234567"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8081"
+# The limits a newcomer meets first: (variable, its field in core.settings, what it limits).
+LIMITS = (
+    ("RATE_LIMIT_INIT_PER_IP", "rate_limit_init_per_ip", "logins started per client address"),
+    ("RATE_LIMIT_INIT_PER_PHONE", "rate_limit_init_per_phone", "logins started per phone and client address"),
+    ("MATCH_COOLDOWN_SECONDS", "match_cooldown_seconds", "seconds without prompts after a wrong number"),
+)
 
 
 class Stop(BaseException):
@@ -34,7 +42,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
-    """Describe what runs where, what to open and how to play the Telegram user."""
+    """Describe what runs where, what to open first, how to log in from a terminal, and the limits."""
     web = f"http://127.0.0.1:{stack.web_port}"
     lines = ["", "=" * 72, "Dance of Mind dev stack is up", ""]
     for s in stack.services:
@@ -42,29 +50,66 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
         note = f"  ({s.note})" if s.note else ""
         lines.append(f"  {s.name:<9} {kind:<11} {mask_url(s.url)}{note}")
     lines.append(f"  {'processes':<9} {'':<11} {', '.join(procs)}")
+    emulator = next((s.url for s in stack.services if s.name == "telegram" and s.embedded), None)
+    lines += ["", f"  Open first  {web}/   the demo login page: type a phone number, press Start"]
+    if emulator:
+        lines.append(f"  Phone       {emulator}/   the Telegram emulator's chat page: you are the Telegram user")
     lines += [
-        "",
-        f"  API         {web}/api/auth/...   (see README.md, section HTTP API)",
+        f"  API docs    {web}/api/docs",
         f"  Health      {web}/healthz   {web}/readyz",
         "",
-        "  Start a login:",
-        f"    curl -s -X POST {web}/api/auth/init -H 'Content-Type: application/json' \\",
-        f"         -d '{{\"phone_number\": \"{SAMPLE_PHONE}\"}}'",
+        *_terminal_login(web, emulator, _approval_mode(stack.env)),
+        "",
+        *_limits(stack.env),
+        "",
+        f"  Check the stack: make doctor   Logs of the stand-ins: {state_dir}/   Stop everything: Ctrl-C",
+        "=" * 72,
+        "",
     ]
-    emulator = next((s.url for s in stack.services if s.name == "telegram" and s.embedded), None)
-    if emulator:
-        where = "" if emulator == DEFAULT_EMULATOR_URL else f" TELEGRAM_API_URL={emulator}"
-        lines += [
-            "",
-            f"  Play the Telegram user in your browser: {emulator}/",
-            "",
-            "  Or in another terminal:",
-            f"    make phone{where} PHONE_NUMBER={SAMPLE_PHONE}",
-            "    then type: start <bot_url from the init answer>, contact, tap 1",
-            f"    or at once: make phone{where} PHONE_NUMBER={SAMPLE_PHONE} PHONE_SCRIPT='start <bot_url>; tap 1'",
-        ]
-    lines += ["", f"  Logs of the stand-ins: {state_dir}/   Stop everything: Ctrl-C", "=" * 72, ""]
     return "\n".join(lines)
+
+
+def _approval_mode(env: Mapping[str, str]) -> str:
+    return (env.get("APPROVAL_MODE") or Settings().approval_mode).strip().lower()
+
+
+def _terminal_login(web: str, emulator: str | None, mode: str) -> list[str]:
+    """Return the banner's steps to log in from a terminal, written for this approval mode."""
+    match = mode == "match"
+    how = "tap the number the website shows" if match else "tap Approve"
+    phone = f"make phone{'' if emulator == DEFAULT_EMULATOR_URL else f' TELEGRAM_API_URL={emulator}'}"
+    lines = [
+        f"  Or log in from a terminal (APPROVAL_MODE={mode}: {how}):",
+        "    1. start a login (the website's part):",
+        f"       curl -s -X POST {web}/api/auth/init -H 'Content-Type: application/json' \\",
+        f"            -d '{{\"phone_number\": \"{SAMPLE_PHONE}\"}}'",
+    ]
+    if emulator:
+        script = "start <bot_url>; approve <match_code>" if match else "start <bot_url>; approve"
+        answer = "bot_url and match_code" if match else "bot_url"
+        lines += [
+            f"    2. in another terminal, be the phone ({answer} from that answer; it links the phone if needed):",
+            f"       {phone} PHONE_NUMBER={SAMPLE_PHONE} PHONE_SCRIPT='{script}'",
+        ]
+    else:
+        lines.append("    2. open bot_url from that answer in Telegram, share your contact if the bot asks, and approve")
+    lines += [
+        "    3. pick up the tokens (once):",
+        f"       curl -s {web}/api/auth/status/<session_id>",
+    ]
+    if emulator:
+        lines.append(f"    A phone to type into: {phone} PHONE_NUMBER={SAMPLE_PHONE}   (then: help)")
+    return lines
+
+
+def _limits(env: Mapping[str, str]) -> list[str]:
+    """Return the banner's lines on the limits in force, each beside production's default."""
+    production = Settings()
+    lines = ["  Limits in force (`make run` loosens them where you set none; production defaults are stricter):"]
+    for name, field, meaning in LIMITS:
+        value = env.get(name) or str(getattr(production, field))
+        lines.append(f"    {name:<26} {value:<14} {meaning} (production: {getattr(production, field)})")
+    return lines
 
 
 def _web_answers(port: int) -> bool:
@@ -102,6 +147,7 @@ def run(root: Path = PROJECT_ROOT, state_dir: Path = STATE_DIR, out: IO[str] | N
             # A second Ctrl-C must not cut the cleanup short: it is bounded anyway.
             for sig in previous:
                 signal.signal(sig, signal.SIG_IGN)
+            remove_stack_file(state_dir)
             if group is not None:
                 group.say("stopping processes...")
                 group.stop()
@@ -148,6 +194,7 @@ def _watch(group: ProcessGroup, stack: Stack, names: list[str], state_dir: Path)
         # Let the startup chatter of worker and bot pass first, so the banner stays on screen.
         if not shown and answered_at is not None and (now - group.last_output > BANNER_QUIET
                                                        or now - answered_at > BANNER_MAX_DELAY):
+            write_stack_file(stack.env, state_dir)  # for `make doctor`, until the stack stops
             group.say(banner(stack, names, state_dir), prefix="")
             shown = True
         time.sleep(0.2)
