@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import stat
 import sys
 import time
 import urllib.request
@@ -15,6 +15,7 @@ import pytest
 
 from devstack import PROJECT_ROOT
 from devstack.services import free_port
+from tests.devstack.running import Running, clean_env
 
 RUN = "import sys; from pathlib import Path; from devstack.run import run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))"
 TOY_PROCFILE = """\
@@ -23,36 +24,6 @@ web: python -m http.server $PORT --bind 127.0.0.1
 worker: python -c "import os, time; print('env', os.environ['APP_ENV'], os.environ['DATABASE_URL'], os.environ['REDIS_URL'], len(os.environ['JWT_SECRET_KEY']), flush=True); time.sleep(600)"
 """
 PROCESS_ENTRY_POINTS = ("wsgi.py", "tasks/__init__.py", "botrunner/__main__.py")
-SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME",
-                     "APP_ENV", "JWT_SECRET_KEY", "ALLOWED_ORIGINS", "PORT", "GUNICORN_CMD_ARGS")
-
-
-class Running:
-    """A `devstack run` subprocess whose output goes to a file we can poll."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def output(self) -> str:
-        """Return everything printed so far."""
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        """Wait until `text` is printed; fail with the output if the process ends or time runs out."""
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not printed (exit {self.proc.poll()}):\n{self.output()}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """Kill the whole process group if a test left it running."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
 
 def _processes_with(text: str) -> list[int]:
@@ -65,11 +36,6 @@ def _processes_with(text: str) -> list[int]:
         except OSError:
             pass
     return found
-
-
-def _clean_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
-    return {**env, "NO_COLOR": "1", **overrides}
 
 
 @pytest.fixture()
@@ -93,7 +59,7 @@ def test_toy_stack_starts_embedded_services_and_stops_on_sigint(toy_root: Path, 
                                                                   running: list[Running]) -> None:
     state = tmp_path / "state"
     port = free_port()
-    run = Running([sys.executable, "-c", RUN, str(toy_root), str(state)], _clean_env(PORT=str(port)), tmp_path / "out")
+    run = Running([sys.executable, "-c", RUN, str(toy_root), str(state)], clean_env(PORT=str(port)), tmp_path / "out")
     running.append(run)
     run.wait_for("dev stack is up", 60)
     out = run.output()
@@ -105,6 +71,9 @@ def test_toy_stack_starts_embedded_services_and_stops_on_sigint(toy_root: Path, 
         assert response.status == 200
     redis_port = int(out.split("redis://127.0.0.1:")[1].split("/")[0])
     assert _processes_with(f"redis-server 127.0.0.1:{redis_port}")
+    stack_file = state / "env"  # what `make doctor` reads while the stack is up
+    assert stat.S_IMODE(stack_file.stat().st_mode) == 0o600
+    assert f"REDIS_URL='redis://127.0.0.1:{redis_port}/0'" in stack_file.read_text()
 
     started = time.monotonic()
     os.kill(run.proc.pid, signal.SIGINT)
@@ -113,12 +82,13 @@ def test_toy_stack_starts_embedded_services_and_stops_on_sigint(toy_root: Path, 
     assert "devstack| stopped" in run.output()
     assert not _processes_with(f"redis-server 127.0.0.1:{redis_port}")  # the stand-ins are gone too
     assert not (state / "postgres" / "postmaster.pid").exists()
+    assert not stack_file.exists()
     assert (state / "jwt-secret").exists()
 
 
 def _configured_env(port: int) -> dict[str, str]:
     # Everything "configured": no stand-in starts, and the banner must mask the password.
-    return _clean_env(PORT=str(port), DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/app",
+    return clean_env(PORT=str(port), DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/app",
                       REDIS_URL="redis://127.0.0.1:1/0", TELEGRAM_BOT_TOKEN="1:x")
 
 
@@ -150,7 +120,7 @@ def test_a_child_that_dies_stops_everything(toy_root: Path, tmp_path: Path, runn
 def test_make_run_smoke(tmp_path: Path, running: list[Running]) -> None:
     """The real stack: stand-ins, migrations, web/worker/bot; /healthz answers; Ctrl-C exits 0."""
     port = free_port()
-    env = _clean_env(PORT=str(port), DEVSTACK_STATE_DIR=str(tmp_path / "state"))
+    env = clean_env(PORT=str(port), DEVSTACK_STATE_DIR=str(tmp_path / "state"))
     run = Running([sys.executable, "-m", "devstack", "run"], env, tmp_path / "out")
     running.append(run)
     run.wait_for("dev stack is up", 90)
