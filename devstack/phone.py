@@ -196,6 +196,8 @@ class Phone:
         if button is None:
             if message is None:
                 raise ValueError("no prompt to approve yet")
+            if not number_buttons(message):
+                raise ValueError("the newest message with buttons has no Approve button (see `show`)")
             if not match_code:
                 raise ValueError("this prompt asks for the number the website shows: approve <match_code>")
             raise ValueError(f"the newest prompt has no button {match_code!r}: is it the match_code of this login?")
