@@ -21,7 +21,7 @@ from telegram.ext import ContextTypes
 import tasks
 from botrunner import keyboards
 from botrunner.handlers import language_of, settings_of
-from core import account_menu, auth_sessions, db, events, prompt_holds, texts, token_families, users
+from core import account_menu, db, events, prompt_holds, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
 
@@ -147,16 +147,14 @@ def _paused_until(conn, user: Row) -> Any:
 
 
 def _unlink(conn, user: Row, language: str) -> ButtonResult:
-    """Forget the user: end every login, reject the phone's pending logins, delete the link."""
-    count = token_families.revoke_all_for_user(conn, user["id"], "unlinked")
-    rejected = auth_sessions.reject_pending_for_phone(conn, user["phone_number"])
-    users.delete(conn, user["id"])
-    events.emit("phone_unlinked", user=user["id"], phone=user["phone_number"], logins_ended=count,
-                rejected=len(rejected))
+    """Forget the user (core's unlink) and show what it did."""
+    unlinked = users.unlink(conn, user)
+    events.emit("phone_unlinked", user=user["id"], phone=user["phone_number"], logins_ended=unlinked.logins_ended,
+                rejected=len(unlinked.rejected))
     return ButtonResult(
         account_menu.unlinked(user["phone_number"], language),
         None,
-        tuple(str(row["id"]) for row in rejected),
+        tuple(str(row["id"]) for row in unlinked.rejected),
     )
 
 

@@ -11,12 +11,8 @@ event loop never blocks; the database decides every race (two taps, a tap agains
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import math
-import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from telegram import Bot, ReplyKeyboardRemove, Update, User
@@ -25,7 +21,9 @@ from telegram.ext import ContextTypes
 
 import tasks
 from botrunner import keyboards
-from core import account_menu, auth_sessions, db, events, phones, prompt_holds, prompts, texts, token_families, users
+from core import account_menu, auth_sessions, db, decisions, events, phones, prompt_targets, prompts, texts, users
+from core.decisions import Decision
+from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
 from core.settings import Settings
 
@@ -33,50 +31,12 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
-# Telegram deep-link payloads: 1-64 characters of A-Za-z0-9_-.
-START_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LINK_EVENTS = {
     users.LinkOutcome.LINKED: "phone_linked",
     users.LinkOutcome.ALREADY_LINKED: "phone_already_linked",
     users.LinkOutcome.PHONE_CHANGED: "phone_changed",
     users.LinkOutcome.PHONE_TAKEN: "phone_taken",
 }
-
-
-class DeepLink(enum.Enum):
-    """What `/start <start_token>` should do for this sender."""
-
-    INVALID = "start_token_invalid"
-    NEED_CONTACT = "start_need_contact"
-    WRONG_PHONE = "start_wrong_phone"
-    ALREADY_SENT = "prompt_already_sent"
-    WITHHELD = "start_withheld"  # its prompt was held back during a pause or cooldown: never sent
-    HELD = "held"  # prompts to this person are on hold right now
-    SEND_PROMPT = "send_prompt"
-
-
-@dataclass(frozen=True)
-class DeepLinkOutcome:
-    """What `/start <start_token>` found: what to do, the session, and the hold in force, if any."""
-
-    kind: DeepLink
-    session: Row | None = None
-    hold: prompt_holds.Hold | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a tap did: the session row after a transition it made, or why it changed nothing.
-
-    For "It wasn't me", also the account's state for the offer that follows (None: no offer), and
-    the other pending sessions of the phone it rejected; `cooldown` is set after a wrong number.
-    """
-
-    session: Row | None
-    refusal: auth_sessions.Refusal | None
-    offer: tuple[datetime | None, int] | None = None
-    also_rejected: tuple[str, ...] = ()
-    cooldown: bool = False
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
@@ -137,31 +97,14 @@ async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text(texts.text(outcome.value, language))
 
 
-def _deep_link(start_token: str, telegram_id: int, language_code: str | None) -> DeepLinkOutcome:
-    if not START_TOKEN.fullmatch(start_token):
-        return DeepLinkOutcome(DeepLink.INVALID)
+def _deep_link(start_token: str, telegram_id: int, language_code: str | None) -> prompt_targets.DeepLinkOutcome:
     with db.transaction() as conn:
         users.note_language(conn, telegram_id, language_code)
-        session = auth_sessions.find_by_start_token(conn, start_token)
-        if session is None or session["status"] != auth_sessions.PENDING or session["overdue"]:
-            return DeepLinkOutcome(DeepLink.INVALID)
-        user = users.get_by_telegram_id(conn, telegram_id)
-        hold = prompt_holds.current(conn, user["id"]) if user is not None else None
-    if user is None:
-        return DeepLinkOutcome(DeepLink.NEED_CONTACT, session)
-    if user["phone_number"] != session["phone_number"]:
-        return DeepLinkOutcome(DeepLink.WRONG_PHONE, session)
-    if session["prompt_message_id"] is not None:
-        return DeepLinkOutcome(DeepLink.ALREADY_SENT, session)
-    if session["prompt_withheld"] is not None:
-        return DeepLinkOutcome(DeepLink.WITHHELD, session)
-    if hold is not None:
-        return DeepLinkOutcome(DeepLink.HELD, session, hold)
-    return DeepLinkOutcome(DeepLink.SEND_PROMPT, session)
+        return prompt_targets.open_deep_link(conn, start_token, telegram_id)
 
 
 async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Link the sender's own shared phone number, then have waiting prompts sent."""
+    """Link the sender's own shared phone number, then have the prompt of the login that brought them here sent."""
     message = update.effective_message
     sender = update.effective_user
     language = language_of(update, context)
@@ -203,8 +146,8 @@ def _link_contact(phone_number: str, sender: User) -> tuple[users.LinkResult, li
         )
         if result.user is None:
             return result, []
-        waiting = auth_sessions.pending_unprompted_for_phone(conn, phone_number)
-    return result, [str(row["id"]) for row in waiting]
+        waiting = prompt_targets.prompt_after_link(conn, sender.id, phone_number)
+    return result, waiting
 
 
 async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -286,49 +229,13 @@ def _enqueue_follow_ups(outcome: Decision) -> None:
 def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | None, settings: Settings) -> Decision:
     with db.transaction() as conn:
         users.note_language(conn, telegram_id, language_code)
-        if callback.action == prompts.MATCH:
-            decided = auth_sessions.pick_number(conn, callback.session_pk, telegram_id, callback.number)
-        elif callback.action == prompts.APPROVE:
-            decided = auth_sessions.approve(conn, callback.session_pk, telegram_id)
-        else:
-            decided = auth_sessions.reject(conn, callback.session_pk, telegram_id)
-        refusal = None if decided is not None else auth_sessions.explain_refusal(conn, callback.session_pk, telegram_id)
-        if callback.action == prompts.NOT_ME and refusal in (None, auth_sessions.Refusal.ALREADY_DECIDED,
-                                                             auth_sessions.Refusal.EXPIRED):
-            # The owner's alarm counts even on a prompt that was decided a moment ago.
-            return _not_me(conn, callback, telegram_id, decided, refusal, settings)
-        if decided is not None:
-            if callback.action == prompts.MATCH and decided["status"] == auth_sessions.REJECTED:
-                prompt_holds.start_cooldown(conn, decided["user_id"], settings.match_cooldown_seconds)
-                return Decision(decided, None, cooldown=True)
-            return Decision(decided, None)
-        if refusal is not auth_sessions.Refusal.EXPIRED:
-            return Decision(None, refusal)
-        # The owner tapped a prompt whose time is up before the expiry task ran: expire it here so
-        # the stale buttons go away. If the task already did, it edits the prompt, not us.
-        return Decision(auth_sessions.expire(conn, callback.session_pk), refusal)
-
-
-def _not_me(
-    conn, callback: prompts.Callback, telegram_id: int, decided: Row | None, refusal: auth_sessions.Refusal | None,
-    settings: Settings,
-) -> Decision:
-    """Pause prompts to the owner's phone and reject its other pending logins (inside the tap's transaction)."""
-    user = users.get_by_telegram_id(conn, telegram_id)
-    assert user is not None  # explain_refusal found this account linked to the session's phone
-    paused_until = prompt_holds.pause(conn, user["id"], settings.prompt_pause_seconds)
-    # Push bombing sends many prompts: one "It wasn't me" stops them all.
-    others = auth_sessions.reject_pending_for_phone(conn, user["phone_number"])
-    active_logins = len(token_families.active_for_user(conn, user["id"]))
-    closed = decided
-    if refusal is auth_sessions.Refusal.EXPIRED:
-        closed = auth_sessions.expire(conn, callback.session_pk)
-    return Decision(
-        closed,
-        refusal,
-        offer=(paused_until, active_logins),
-        also_rejected=tuple(str(row["id"]) for row in others),
-    )
+        return decisions.decide(
+            conn,
+            callback,
+            telegram_id,
+            match_cooldown_seconds=settings.match_cooldown_seconds,
+            prompt_pause_seconds=settings.prompt_pause_seconds,
+        )
 
 
 async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) -> None:

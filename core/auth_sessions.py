@@ -51,6 +51,7 @@ class Refusal(enum.Enum):
     NOT_YOURS = "not_yours"
     EXPIRED = "expired"
     ALREADY_DECIDED = "already_decided"
+    COOLDOWN = "cooldown"  # a wrong number was picked for this phone: nothing is approved until it ends
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,10 @@ def _changed(conn, row: Row | None) -> Row | None:
     return row
 
 
+# An approval never lands while the phone's wrong-number cooldown runs (checked in the same statement).
+NO_COOLDOWN = "(u.match_cooldown_until IS NULL OR u.match_cooldown_until <= now())"
+
+
 def _decide(conn, session_pk: str, telegram_id: int, new_status: str, only_mode: str | None = None) -> Row | None:
     with conn.cursor() as cur:
         cur.execute(
@@ -156,8 +161,9 @@ def _decide(conn, session_pk: str, telegram_id: int, new_status: str, only_mode:
             " WHERE s.id = %s AND s.status = 'pending' AND s.expires_at > now()"
             " AND u.phone_number = s.phone_number AND u.telegram_id = %s"
             " AND (%s::text IS NULL OR s.approval_mode = %s)"
+            f" AND (%s <> 'approved' OR {NO_COOLDOWN})"
             " RETURNING s.*",
-            (new_status, str(session_pk), telegram_id, only_mode, only_mode),
+            (new_status, str(session_pk), telegram_id, only_mode, only_mode, new_status),
         )
         return _changed(conn, cur.fetchone())
 
@@ -174,7 +180,10 @@ def reject(conn, session_pk: str, telegram_id: int) -> Row | None:
 
 
 def pick_number(conn, session_pk: str, telegram_id: int, number: str) -> Row | None:
-    """Decide a pending match-mode session by the number its owner picked: right approves, wrong rejects."""
+    """Decide a pending match-mode session by the number its owner picked: right approves, wrong rejects.
+
+    Nothing is picked during the phone's wrong-number cooldown: a guesser gets one try per cooldown.
+    """
     with conn.cursor() as cur:
         # One statement, so a right and a wrong tap racing each other still have one winner.
         cur.execute(
@@ -182,7 +191,7 @@ def pick_number(conn, session_pk: str, telegram_id: int, number: str) -> Row | N
             " decided_at = now(), user_id = u.id"
             " FROM users u"
             " WHERE s.id = %s AND s.status = 'pending' AND s.expires_at > now() AND s.approval_mode = 'match'"
-            " AND u.phone_number = s.phone_number AND u.telegram_id = %s"
+            f" AND u.phone_number = s.phone_number AND u.telegram_id = %s AND {NO_COOLDOWN}"
             " RETURNING s.*",
             (number, str(session_pk), telegram_id),
         )
@@ -193,7 +202,8 @@ def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
     """Say why `approve`/`reject` changed nothing for this Telegram user."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT s.status, s.expires_at <= now() AS overdue, u.telegram_id"
+            "SELECT s.status, s.expires_at <= now() AS overdue, u.telegram_id,"
+            " u.match_cooldown_until > now() AS cooling_down"
             " FROM auth_sessions s LEFT JOIN users u ON u.phone_number = s.phone_number"
             " WHERE s.id = %s",
             (str(session_pk),),
@@ -205,6 +215,8 @@ def explain_refusal(conn, session_pk: str, telegram_id: int) -> Refusal:
         return Refusal.NOT_YOURS
     if row["status"] == EXPIRED or (row["status"] == PENDING and row["overdue"]):
         return Refusal.EXPIRED
+    if row["status"] == PENDING and row["cooling_down"]:
+        return Refusal.COOLDOWN
     if row["status"] == PENDING:
         # Still open, so the button was of the other approval mode: no prompt of this session has it.
         return Refusal.NOT_FOUND
@@ -222,8 +234,12 @@ def cancel(conn, session_id: str) -> Row | None:
         return _changed(conn, cur.fetchone())
 
 
-def expire(conn, session_pk: str) -> Row | None:
-    """Mark a pending session whose `expires_at` has passed as expired; None if not due."""
+def expire_if_overdue(conn, session_pk: str) -> Row | None:
+    """Mark a pending session whose `expires_at` has passed as expired; None if not due (or not pending).
+
+    The one place overdue logins are expired: the worker's timer, a status poll, a cancel and a
+    tap on stale buttons all call it, and whichever comes first makes the transition.
+    """
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE auth_sessions SET status = 'expired', decided_at = now()"
@@ -298,14 +314,3 @@ def record_login_notice(conn, session_pk: str, message_id: int) -> bool:
             (message_id, str(session_pk)),
         )
         return cur.fetchone() is not None
-
-
-def pending_unprompted_for_phone(conn, phone_number: str) -> list[Row]:
-    """Return the phone's live sessions that have no prompt yet (nor a withheld one), oldest first."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT * FROM auth_sessions WHERE phone_number = %s AND status = 'pending'"
-            " AND expires_at > now() AND prompt_message_id IS NULL AND prompt_withheld IS NULL ORDER BY created_at",
-            (phone_number,),
-        )
-        return cur.fetchall()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import prompt_targets
+
 Row = dict[str, Any]
 
 # A bound on one sweep; pending logins are few (they live AUTH_SESSION_TTL seconds).
@@ -16,18 +18,17 @@ MAX_SESSIONS = 10_000
 
 
 def pending_sessions(conn, limit: int = MAX_SESSIONS) -> list[Row]:
-    """Return every pending login, oldest expiry first, and whether it still needs its prompt.
+    """Return every pending login, oldest expiry first, and whether the worker has its prompt to send.
 
-    `needs_prompt`: not overdue, its phone linked, no prompt recorded, and no final send error
-    (a person who blocked the bot is not asked again until they open the deep link).
+    `needs_prompt` is `core.prompt_targets`' rule, so a sweep never prompts a login that the
+    worker, the bot or a shared contact would not.
     """
     with conn.cursor() as cur:
         cur.execute(
             "SELECT s.id, s.expires_at <= now() AS overdue,"
             " GREATEST(0, CEIL(EXTRACT(EPOCH FROM s.expires_at - now())))::int AS expires_in,"
-            " (s.expires_at > now() AND s.prompt_message_id IS NULL AND s.prompt_error IS NULL"
-            "  AND u.id IS NOT NULL) AS needs_prompt"
-            " FROM auth_sessions s LEFT JOIN users u ON u.phone_number = s.phone_number"
+            f" {prompt_targets.needing_prompts_sql()} AS needs_prompt"
+            f" FROM {prompt_targets.SESSION_AND_USER}"
             " WHERE s.status = 'pending' ORDER BY s.expires_at LIMIT %s",
             (limit,),
         )

@@ -79,6 +79,9 @@ class Settings:
     db_connect_timeout: int = 3
     max_body_bytes: int = 16 * 1024
     trusted_proxy_count: int = 0
+    # Prompts one phone may receive across all clients (limits notation); over it, /init still
+    # answers 201 and the prompt waits for the login's own bot_url.
+    prompt_budget_per_phone: str = "3/10 minutes"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +131,10 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 found.append(f"{name.upper()} must be a positive number of seconds")
+        if not is_rate_limit(self.prompt_budget_per_phone):
+            found.append(
+                f"PROMPT_BUDGET_PER_PHONE must be a rate limit such as '3/10 minutes', got {self.prompt_budget_per_phone!r}"
+            )
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -239,6 +246,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
         trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
+        prompt_budget_per_phone=_str(environ, "PROMPT_BUDGET_PER_PHONE", defaults.prompt_budget_per_phone),
     )
 
 

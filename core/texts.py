@@ -99,6 +99,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Это не то число, что на сайте, поэтому вход отклонён. Новые запросы придут не раньше чем через {minutes} мин.",
         "en": "That's not the number on the website, so the login was rejected. No new requests for {minutes} min.",
     },
+    "answer_cooldown": {
+        "ru": "Недавно выбрали неверное число: подтвердить вход пока нельзя.",
+        "en": "A wrong number was picked recently: no login can be approved yet.",
+    },
     "answer_not_me": {
         "ru": "Вход отклонён, запросы на вход приостановлены.",
         "en": "Login rejected; login requests are paused.",

@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg2.errors
 
+from core import auth_sessions, token_families
+
 Row = dict[str, Any]
 
 
@@ -144,3 +146,20 @@ def public_profile(user: Row) -> dict[str, Any]:
         },
         "created_at": user["created_at"].isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """What unlinking did: the user as it was, the logins ended, the pending logins rejected."""
+
+    user: Row
+    logins_ended: int
+    rejected: list[Row]
+
+
+def unlink(conn, user: Row) -> Unlinked:
+    """Forget a user: end every login, reject the phone's pending logins, delete the phone-to-Telegram link."""
+    count = token_families.revoke_all_for_user(conn, user["id"], "unlinked")
+    rejected = auth_sessions.reject_pending_for_phone(conn, user["phone_number"])
+    delete(conn, user["id"])
+    return Unlinked(user, count, rejected)

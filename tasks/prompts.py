@@ -33,7 +33,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.warnings import PTBDeprecationWarning
 
 from botrunner import keyboards
-from core import auth_sessions, db, events, prompt_delivery, prompt_holds, prompts, redis_client, shared_metrics, users
+from core import auth_sessions, db, events, prompt_delivery, prompt_targets, prompts, redis_client, shared_metrics, users
 from core.settings import get_settings
 from tasks import (
     EXPIRE_SESSION,
@@ -120,31 +120,16 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
 
 
 def _prompt_target(session_pk: str) -> tuple[Row, Row] | None:
-    """Return the session and its linked user when a prompt should be sent now, else None."""
-    hold = None
+    """Return the session and its linked user when core says the prompt is to be sent now, else None."""
     with db.transaction() as conn:
-        session = auth_sessions.get(conn, session_pk)
-        if (
-            session is None
-            or session["status"] != auth_sessions.PENDING
-            or session["overdue"]
-            or session["prompt_message_id"] is not None
-            or session["prompt_withheld"] is not None
-        ):
-            return None
-        # No linked user yet: the bot enqueues this task again once the contact is shared.
-        user = users.get_by_phone(conn, session["phone_number"])
-        if user is not None:
-            hold = prompt_holds.current(conn, user["id"])
-            # Held back for good: a prompt sent once the hold ends would reach the person out of
-            # context, maybe from the very attacker they just stopped. The website sees the login
-            # stay pending until it expires, as for a phone nobody linked (no enumeration).
-            if hold is not None and not auth_sessions.withhold_prompt(conn, session_pk, hold.reason):
-                return None
-    if hold is not None:
-        events.emit("prompt_withheld", session=session_pk, telegram_id=user["telegram_id"], reason=hold.reason)
+        target = prompt_targets.prompt_to_send(conn, session_pk)
+    if target.withheld_now:
+        assert target.user is not None
+        events.emit("prompt_withheld", session=session_pk, telegram_id=target.user["telegram_id"],
+                    reason=target.blocker.value)
+    if not target.send:
         return None
-    return (session, user) if user is not None else None
+    return target.session, target.user
 
 
 def _send_locked(task: Task, session_pk: str) -> None:
@@ -261,7 +246,7 @@ def update_prompt(self: Task, session_pk: str) -> None:
 def expire_session(self: Task, session_pk: str) -> None:
     """Expire a session whose time is up and edit its prompt; reschedule if it fired early."""
     with db.transaction() as conn:
-        expired = auth_sessions.expire(conn, session_pk)
+        expired = auth_sessions.expire_if_overdue(conn, session_pk)
         current = expired or auth_sessions.get(conn, session_pk)
     if current is None:
         return

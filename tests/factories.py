@@ -47,4 +47,8 @@ def make_session(conn, **overrides: Any) -> auth_sessions.NewSession:
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
     }
     fields.update(overrides)
+    if "user_id" not in overrides:
+        # As /init does: a login of a phone linked when it starts belongs to that user.
+        linked = users.get_by_phone(conn, fields["phone_number"])
+        fields["user_id"] = linked["id"] if linked else None
     return auth_sessions.create(conn, **fields)

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 
 import tasks
-from core import auth_sessions, db, events, phones, token_families, users
+from core import auth_sessions, db, events, phones, prompt_targets, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
@@ -50,6 +50,7 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     except InvalidPhoneNumber:
         raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.") from None
     # Before the user is looked up, so a limited phone gets the same answer, linked or not.
+    # Per phone and client: a client flooding someone's phone is refused, the owner is not.
     limits.check_init_per_phone(phone_number)
     username = bot_identity.bot_username(settings)
     with db.transaction() as conn:
@@ -63,6 +64,8 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
             client_ip=client_info.client_ip(),
             user_agent=client_info.user_agent(),
         )
+        # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
+        prompt_targets.withhold_over_budget(conn, new.row, settings.prompt_budget_per_phone)
     row = new.row
     enqueue_session_tasks(new, linked=user is not None, ttl_seconds=settings.auth_session_ttl)
     events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=user is not None)
@@ -159,7 +162,7 @@ def read_status(session_id: str, check: limits.PollCheck | None) -> Pending | Re
         row = find_session(conn, session_id)
         state = auth_sessions.effective_status(row)
         if state == auth_sessions.EXPIRED:
-            expired_now = expire_if_overdue(conn, row)
+            expired_now = auth_sessions.expire_if_overdue(conn, str(row["id"])) is not None
         elif state == auth_sessions.APPROVED:
             grant = consume_for_tokens(conn, session_id)
     if expired_now:
@@ -205,7 +208,7 @@ def cancel_session(session_id: str) -> Response:
         cancelled = auth_sessions.cancel(conn, session_id)
         if cancelled is None:
             row = find_session(conn, session_id)
-            expired_now = expire_if_overdue(conn, row)
+            expired_now = auth_sessions.expire_if_overdue(conn, str(row["id"])) is not None
     if cancelled is None:
         if expired_now:
             announce_end(row["id"], "session_expired")
@@ -294,13 +297,6 @@ def find_session(conn, session_id: str) -> dict[str, Any]:
     if row is None:
         raise ApiError(404, "session_not_found", "There is no such login session.")
     return row
-
-
-def expire_if_overdue(conn, row: dict[str, Any]) -> bool:
-    """Record that an overdue pending session expired; True if this call made the transition."""
-    if row["status"] != auth_sessions.PENDING or not row["overdue"]:
-        return False
-    return auth_sessions.expire(conn, str(row["id"])) is not None
 
 
 def consume_for_tokens(conn, session_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:

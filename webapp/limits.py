@@ -1,7 +1,7 @@
 """Rate limits of the login API, kept in Redis so every web process shares them.
 
 - `/init`: RATE_LIMIT_INIT_PER_IP per client IP, then RATE_LIMIT_INIT_PER_PHONE per normalised
-  phone, checked before the phone's user is looked up (the answer can't tell linked phones apart);
+  phone and client IP, checked before the phone's user is looked up (the answer can't tell linked phones apart);
 - `/refresh`: RATE_LIMIT_REFRESH_PER_FAMILY per login, RATE_LIMIT_REFRESH_PER_IP for tokens
   that don't even decode (guessing);
 - `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`, in the
@@ -128,10 +128,15 @@ def check_init_per_ip() -> None:
 
 
 def check_init_per_phone(phone_number: str) -> None:
-    """Count a login attempt for this (normalised) phone; raise 429 rate_limited when too many."""
+    """Count a login attempt for this (normalised) phone from this client; raise 429 rate_limited when too many.
+
+    Keyed by phone and client address: the client that floods a phone is refused, while the
+    owner's own /init from elsewhere still goes through (PROMPT_BUDGET_PER_PHONE caps the prompts).
+    """
     state = _state()
     # Phones are personal data: Redis holds a digest, never the number.
-    _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", _digest(phone_number))
+    key = _digest(f"{phone_number} {client_info.client_ip() or '-'}")
+    _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", key)
 
 
 def check_refresh_per_family(family_id: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from telegram.ext import Application
 
 from core import db, prompt_holds
-from tasks.prompts import send_approval_prompt
+from tasks.prompts import send_approval_prompt, update_prompt
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import (
     active_family_ids,
@@ -101,6 +101,31 @@ def test_a_wrong_number_rejects_and_holds_the_next_prompt(
     assert prompts_sent(fake_telegram) == 1
     send_prompt(kit, fake_telegram, user, approval_mode="match")
     assert prompts_sent(fake_telegram) == 2
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_wrong_number_rejects_every_pending_login_of_the_phone_and_closes_their_prompts(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
+) -> None:
+    user = kit.linked_user()
+    sent = [send_prompt(kit, fake_telegram, user, approval_mode="match") for _ in range(3)]
+    session, prompt = sent[0]
+    wrong = next(b for b in number_buttons(prompt) if b["text"] != session.row["match_code"])
+
+    tap(fake_telegram, user, prompt, wrong)
+
+    [answer] = answers(fake_telegram, user["telegram_id"], 1)
+    assert answer["text"] == en("answer_wrong_number", minutes=5)
+    assert [session_status(s.row["id"]) for s, _ in sent] == ["rejected"] * 3
+    # The other two prompts are closed by the worker: their buttons can't be tried next.
+    others = {str(s.row["id"]) for s, _ in sent[1:]}
+    fake_telegram.wait_for(lambda: {args[0] for _, args in celery_queue()} == others, timeout=5)
+    for session_pk in others:
+        update_prompt.apply(args=[session_pk])
+    for _, other_prompt in sent[1:]:
+        closing = closed(fake_telegram, user["telegram_id"], other_prompt["message_id"])
+        assert en("outcome_rejected") in closing["text"]
+
     assert fake_telegram.invalid_calls() == []
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 from telegram.ext import Application
 
-from core import auth_sessions, db, phones, texts, users
+from core import auth_sessions, db, phones, prompt_targets, texts, users
 from tasks.prompts import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
@@ -161,6 +161,49 @@ def test_deep_link_for_an_unlinked_phone_asks_for_the_contact_then_enqueues_the_
     send_approval_prompt.apply(args=[str(session.row["id"])])
     prompt = message(fake_telegram, person["id"], kit.session_row(session.row["id"])["prompt_message_id"])
     assert prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"ap:{session.row['id']}"
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_linking_prompts_only_the_login_whose_deep_link_brought_the_person_in(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
+) -> None:
+    victim = kit.telegram_user(started=False)
+    attackers = kit.new_session("+79161234571", client_ip="198.51.100.66")  # posted just before the victim's
+    own = kit.new_session("+79161234571", client_ip="203.0.113.7")
+
+    fake_telegram.send_message(victim["id"], f"/start {own.row['start_token']}")
+    reply_to(fake_telegram, victim["id"], en("start_need_contact"))
+    fake_telegram.share_contact(victim["id"], "79161234571")
+    reply_to(fake_telegram, victim["id"], en("linked", phone="+79161234571"))
+    fake_telegram.wait_for(celery_queue, timeout=5)
+    assert celery_queue() == [("tasks.send_approval_prompt", [str(own.row["id"])])]
+
+    # Even asked directly (a recovery sweep, a stray task), the worker never prompts the attacker's login.
+    send_approval_prompt.apply(args=[str(attackers.row["id"])])
+    send_approval_prompt.apply(args=[str(own.row["id"])])
+    assert kit.session_row(attackers.row["id"])["prompt_message_id"] is None
+    prompt = message(fake_telegram, victim["id"], kit.session_row(own.row["id"])["prompt_message_id"])
+    assert prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"ap:{own.row['id']}"
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_prompt_over_the_phones_budget_is_sent_when_its_own_bot_url_is_opened(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
+) -> None:
+    user = kit.linked_user()
+    for _ in range(3):  # other clients spent the phone's budget
+        kit.new_session(user["phone_number"])
+    over = kit.new_session(user["phone_number"])
+    with db.transaction() as conn:
+        assert prompt_targets.withhold_over_budget(conn, over.row, "3/10 minutes")
+    send_approval_prompt.apply(args=[str(over.row["id"])])
+    assert kit.session_row(over.row["id"])["prompt_message_id"] is None  # withheld: the worker sends nothing
+
+    fake_telegram.send_message(user["telegram_id"], f"/start {over.row['start_token']}")
+    fake_telegram.wait_for(celery_queue, timeout=5)
+    assert celery_queue() == [("tasks.send_approval_prompt", [str(over.row["id"])])]
+    send_approval_prompt.apply(args=[str(over.row["id"])])
+    assert kit.session_row(over.row["id"])["prompt_message_id"] is not None
     assert fake_telegram.invalid_calls() == []
 
 

@@ -91,14 +91,14 @@ def test_a_tap_after_expiry_loses_and_the_expiry_wins(core_db):
         assert auth_sessions.approve(conn, new.row["id"], user["telegram_id"]) is None
         assert auth_sessions.explain_refusal(conn, new.row["id"], user["telegram_id"]) is auth_sessions.Refusal.EXPIRED
         assert auth_sessions.cancel(conn, new.session_id) is None
-        assert auth_sessions.expire(conn, new.row["id"])["status"] == "expired"
-        assert auth_sessions.expire(conn, new.row["id"]) is None
+        assert auth_sessions.expire_if_overdue(conn, new.row["id"])["status"] == "expired"
+        assert auth_sessions.expire_if_overdue(conn, new.row["id"]) is None
 
 
 def test_expire_does_nothing_before_expires_at(core_db):
     _, new = linked_session()
     with db.transaction() as conn:
-        assert auth_sessions.expire(conn, new.row["id"]) is None
+        assert auth_sessions.expire_if_overdue(conn, new.row["id"]) is None
         assert auth_sessions.get(conn, new.row["id"])["expires_in"] in (299, 300)
 
 
@@ -117,13 +117,3 @@ def test_prompt_is_recorded_once(core_db):
         assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 10, "en") is True
         assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 11, "en") is False
         assert auth_sessions.get(conn, new.row["id"])["prompt_message_id"] == 10
-
-
-def test_pending_unprompted_sessions_of_a_phone(core_db):
-    with db.transaction() as conn:
-        first = make_session(conn, phone_number="+79160000001")
-        second = make_session(conn, phone_number="+79160000001")
-        make_session(conn, phone_number="+79160000002")
-        auth_sessions.record_prompt(conn, second.row["id"], 1, 1, "en")
-        found = auth_sessions.pending_unprompted_for_phone(conn, "+79160000001")
-    assert [r["id"] for r in found] == [first.row["id"]]

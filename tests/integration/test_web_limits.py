@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from core import users
 from core.settings import Settings
 from devstack.services import EmbeddedRedis, free_port
-from tests.integration.conftest import BROWSER_UA
+from tests.integration.conftest import BROWSER_UA, session_row
 
 DEFAULTS = Settings()
 DEFAULT_LIMITS = {
@@ -130,7 +130,7 @@ def test_the_count_is_shared_by_every_web_process(make_app):
 # --- /init per phone -------------------------------------------------------------------------
 
 
-def test_init_allows_three_per_phone_in_any_format(client, app, fake_queue):
+def test_init_allows_three_per_phone_and_client_in_any_format(client, app, fake_queue):
     national = "8 916 {} {} {}"
     digits = f"{secrets.randbelow(10**7):07d}"
     e164 = f"+7916{digits}"
@@ -138,23 +138,50 @@ def test_init_allows_three_per_phone_in_any_format(client, app, fake_queue):
     for phone in formats:
         assert init(client, phone).status_code == 201
 
-    # The same number written a fourth way, from another IP: the phone's budget is spent.
-    assert_rate_limited(init(client_from(app, random_ip()), f"8{'916'}{digits}"), max_wait=600)
+    # The same number written a fourth way, from the same client: its budget for this phone is spent.
+    assert_rate_limited(init(client, f"8{'916'}{digits}"), max_wait=600)
     assert init(client, random_phone()).status_code == 201  # other phones are not affected
 
 
-def test_a_limited_phone_gets_the_same_answer_linked_or_not(client, app, linked_user, fake_queue, monkeypatch):
+def test_a_flood_of_one_phone_does_not_lock_its_owner_out(client, app, linked_user, fake_queue):
+    phone = linked_user["phone_number"]
+    flood = [init(client, phone) for _ in range(3)]
+    assert [answer.status_code for answer in flood] == [201] * 3
+
+    assert_rate_limited(init(client, phone), max_wait=600)  # the flooding client
+    owner = init(client_from(app, random_ip()), phone)  # the owner, from anywhere else
+    assert owner.status_code == 201
+    assert set(owner.get_json()) == set(flood[0].get_json())
+
+
+def test_logins_over_the_prompt_budget_are_answered_alike_and_their_prompt_withheld(app, linked_user, fake_queue):
+    unknown = random_phone()
+    for _ in range(3):  # three clients spend each phone's prompt budget (PROMPT_BUDGET_PER_PHONE: 3/10 minutes)
+        assert init(client_from(app, random_ip()), linked_user["phone_number"]).status_code == 201
+        assert init(client_from(app, random_ip()), unknown).status_code == 201
+
+    linked_answer = init(client_from(app, random_ip()), linked_user["phone_number"])
+    unknown_answer = init(client_from(app, random_ip()), unknown)
+
+    assert (linked_answer.status_code, unknown_answer.status_code) == (201, 201)
+    assert set(linked_answer.get_json()) == set(unknown_answer.get_json())
+    assert sorted(linked_answer.headers.keys()) == sorted(unknown_answer.headers.keys())
+    for answer in (linked_answer, unknown_answer):
+        assert session_row(answer.get_json()["session_id"])["prompt_withheld"] == "budget"
+
+
+def test_a_limited_client_gets_the_same_answer_linked_or_not(client, app, linked_user, fake_queue, monkeypatch):
     unknown = random_phone()
     for _ in range(3):
         assert init(client, linked_user["phone_number"]).status_code == 201
-        assert init(client_from(app, random_ip()), unknown).status_code == 201
+        assert init(client, unknown).status_code == 201
     queued = len(fake_queue.sent)
     lookups: list[str] = []
     real_get_by_phone = users.get_by_phone
     monkeypatch.setattr(users, "get_by_phone", lambda conn, phone: lookups.append(phone) or real_get_by_phone(conn, phone))
 
-    linked_answer = init(client_from(app, random_ip()), linked_user["phone_number"])
-    unknown_answer = init(client_from(app, random_ip()), unknown)
+    linked_answer = init(client, linked_user["phone_number"])
+    unknown_answer = init(client, unknown)
 
     assert_rate_limited(linked_answer)
     assert_rate_limited(unknown_answer)

@@ -6,7 +6,7 @@ import pytest
 from telegram import Chat, Message, Update, User
 
 from botrunner import handlers
-from core import prompts
+from core import prompt_targets, prompts
 from core.settings import Settings
 
 SESSION_PK = str(uuid.uuid4())
@@ -70,12 +70,15 @@ def test_callback_data_fits_telegrams_64_bytes():
 
 @pytest.mark.parametrize("token", ["a", "A-z_0" * 12 + "9999", "Zm9vYmFy_-"])
 def test_deep_link_payloads_telegram_allows_are_accepted(token):
-    assert handlers.START_TOKEN.fullmatch(token)
+    assert prompt_targets.START_TOKEN.fullmatch(token)
 
 
 @pytest.mark.parametrize("token", ["", "x" * 65, "a b", "a+b", "абв", "a/b", "a\n"])
 def test_other_payloads_are_refused_before_the_database(token):
-    assert handlers._deep_link(token, 1, "en") == handlers.DeepLinkOutcome(handlers.DeepLink.INVALID)
+    no_database = None
+    assert prompt_targets.open_deep_link(no_database, token, 1) == prompt_targets.DeepLinkOutcome(
+        prompt_targets.DeepLink.INVALID
+    )
 
 
 def language_for(configured: str, user_language: str | None) -> str:

@@ -53,3 +53,10 @@ def test_an_unreadable_limit_stops_the_start(name):
 
 def test_a_negative_poll_burst_stops_the_start():
     assert any("RATE_LIMIT_POLL_BURST" in p for p in from_environ({**BASE, "RATE_LIMIT_POLL_BURST": "-1"}).problems())
+
+
+def test_the_prompt_budget_per_phone_defaults_to_three_in_ten_minutes_and_is_validated():
+    assert from_environ(BASE).prompt_budget_per_phone == "3/10 minutes"
+    assert from_environ({**BASE, "PROMPT_BUDGET_PER_PHONE": "5 per hour"}).problems() == []
+    problems = from_environ({**BASE, "PROMPT_BUDGET_PER_PHONE": "lots"}).problems()
+    assert any(p.startswith("PROMPT_BUDGET_PER_PHONE must be a rate limit") for p in problems)
