@@ -79,6 +79,9 @@ class Settings:
     db_connect_timeout: int = 3
     max_body_bytes: int = 16 * 1024
     trusted_proxy_count: int = 0
+    # How long a login may be refreshed for, and the token /metrics asks for (empty: public).
+    login_max_age: int = 2592000
+    metrics_token: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +131,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 found.append(f"{name.upper()} must be a positive number of seconds")
+        if self.login_max_age <= 0:
+            found.append("LOGIN_MAX_AGE must be a positive number of seconds")
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -239,6 +244,8 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
         trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
+        login_max_age=_int(environ, "LOGIN_MAX_AGE", defaults.login_max_age),
+        metrics_token=environ.get("METRICS_TOKEN", "").strip(),
     )
 
 
