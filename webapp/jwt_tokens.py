@@ -97,7 +97,8 @@ def issue(family: dict[str, Any]) -> dict[str, Any]:
     settings: Settings = current_app.extensions["settings"]
     identity = str(family["user_id"])
     claims = {FAMILY_CLAIM: str(family["id"])}
-    login_left = token_families.login_ends_at(family, settings.login_max_age) - datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    login_left = token_families.login_ends_at(family, settings.login_max_age) - now
     # At least a second: the database has just found the login live, and clocks differ a little.
     login_left = max(login_left, datetime.timedelta(seconds=1))
     access_lifetime = min(datetime.timedelta(seconds=settings.access_token_ttl), login_left)

@@ -51,7 +51,8 @@ def test_the_doctor_warns_of_public_metrics_on_a_reachable_bind(app, monkeypatch
     assert line.status == doctor.WARN and "METRICS_TOKEN" in line.detail and "0.0.0.0" in line.detail
     assert line.fix.startswith("METRICS_TOKEN=")
 
-    assert {r.name: r for r in doctor.check_settings(settings.with_overrides(metrics_token=TOKEN))}["metrics"].status == doctor.OK
+    with_token = settings.with_overrides(metrics_token=TOKEN)
+    assert {r.name: r for r in doctor.check_settings(with_token)}["metrics"].status == doctor.OK
     monkeypatch.delenv("HOST")
     assert {r.name: r for r in doctor.check_settings(settings)}["metrics"].status == doctor.OK
 
