@@ -92,6 +92,17 @@ def on_starting(server) -> None:
             logs.apply_format(logging.getLogger(name), log_format)
 
 
+def when_ready(server) -> None:
+    """Warn in the master's log when /metrics is open to other machines (METRICS_TOKEN unset)."""
+    from core import config_checks
+
+    # The addresses really bound: HOST, or a --bind of the command line or GUNICORN_CMD_ARGS
+    # (.env is already in the environment: on_starting read it).
+    hosts = [address[0] for address in server.cfg.address if isinstance(address, tuple)]
+    for warning in config_checks.metrics_token_warnings(os.environ.get("METRICS_TOKEN", "").strip(), hosts):
+        server.log.warning("%s", warning)
+
+
 def child_exit(server, worker) -> None:
     """Drop a dead worker's live gauges (its waiting long polls) from /metrics."""
     from prometheus_client import multiprocess

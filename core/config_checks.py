@@ -1,11 +1,12 @@
 """The rules that keep a weak configuration from starting (used by `Settings.problems`).
 
 Each function returns sentences naming the variable and the fix, one per problem, so every
-process can print them one per line and refuse to start.
+process can print them one per line and refuse to start (`metrics_token_warnings` only warns).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 
@@ -95,3 +96,31 @@ def webhook_problems(
     if not 0 < webhook_port < 65536:
         found.append("WEBHOOK_PORT must be a TCP port number (1-65535)")
     return found
+
+
+def metrics_token_warnings(metrics_token: str, bind_hosts: list[str]) -> list[str]:
+    """Warn when /metrics is public (no METRICS_TOKEN) on an address other machines can reach.
+
+    A warning, not a refusal: a private network or a proxy that hides /metrics may be enough.
+    """
+    if metrics_token:
+        return []
+    exposed = [host for host in bind_hosts if not is_local_host(host)]
+    if not exposed:
+        return []
+    return [
+        f"METRICS_TOKEN is not set while the web binds {', '.join(exposed)}: anyone who reaches it reads "
+        f"/metrics (login counts, outcomes, rate-limit hits); set one (generate it: {GENERATE_SECRET}) and "
+        "give it to your scraper as a bearer token"
+    ]
+
+
+def is_local_host(host: str) -> bool:
+    """Tell whether a bind address is reachable from this machine only (loopback)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -82,6 +82,9 @@ class Settings:
     # Prompts one phone may receive across all clients (limits notation); over it, /init still
     # answers 201 and the prompt waits for the login's own bot_url.
     prompt_budget_per_phone: str = "3/10 minutes"
+    # How long a login may be refreshed for, and the token /metrics asks for (empty: public).
+    login_max_age: int = 2592000
+    metrics_token: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -135,6 +138,8 @@ class Settings:
             found.append(
                 f"PROMPT_BUDGET_PER_PHONE must be a rate limit such as '3/10 minutes', got {self.prompt_budget_per_phone!r}"
             )
+        if self.login_max_age <= 0:
+            found.append("LOGIN_MAX_AGE must be a positive number of seconds")
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -247,6 +252,8 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
         trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
         prompt_budget_per_phone=_str(environ, "PROMPT_BUDGET_PER_PHONE", defaults.prompt_budget_per_phone),
+        login_max_age=_int(environ, "LOGIN_MAX_AGE", defaults.login_max_age),
+        metrics_token=environ.get("METRICS_TOKEN", "").strip(),
     )
 
 

@@ -4,16 +4,24 @@ Every access and refresh token of a login carries the family id. Only the family
 `current_refresh_jti` may be spent; spending it installs a new one. Presenting an older refresh
 token means it was stolen or replayed, so the whole family is revoked (OAuth 2.0 Security BCP,
 RFC 9700 section 4.14.2).
+
+A login also has an absolute lifetime (`LOGIN_MAX_AGE` from the family's start): after it no
+refresh is honoured and the family is ended, so a stolen refresh token can't be kept alive
+forever by refreshing it.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 Row = dict[str, Any]
+
+# The revoked_reason of a family ended because the login outlived LOGIN_MAX_AGE.
+LOGIN_EXPIRED = "login_expired"
 
 
 class RotationOutcome(enum.Enum):
@@ -23,6 +31,7 @@ class RotationOutcome(enum.Enum):
     REUSED = "reused"  # a spent token: the family is now revoked
     REVOKED = "revoked"  # the family was already revoked (logout, earlier reuse)
     UNKNOWN = "unknown"  # no such family
+    EXPIRED = "expired"  # the login outlived its maximum age: the family is (now) ended
 
 
 @dataclass(frozen=True)
@@ -56,26 +65,51 @@ def start(
         return cur.fetchone()
 
 
-def rotate(conn, family_id: str, presented_jti: str) -> Rotation:
-    """Spend a refresh token: install a new refresh id, or revoke the family on reuse."""
+def rotate(conn, family_id: str, presented_jti: str, *, max_age_seconds: int) -> Rotation:
+    """Spend a refresh token: install a new refresh id, end a login past its maximum age, or revoke on reuse."""
     if not _is_uuid(family_id):
         return Rotation(RotationOutcome.UNKNOWN, None)
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE token_families SET current_refresh_jti = %s, last_refreshed_at = now()"
-            " WHERE id = %s AND current_refresh_jti = %s AND revoked_at IS NULL RETURNING *",
-            (new_jti(), family_id, presented_jti),
+            " WHERE id = %s AND current_refresh_jti = %s AND revoked_at IS NULL"
+            " AND created_at > now() - make_interval(secs => %s) RETURNING *",
+            (new_jti(), family_id, presented_jti, max_age_seconds),
         )
         row = cur.fetchone()
         if row is not None:
             return Rotation(RotationOutcome.ROTATED, row)
+    ended = end_if_past_max_age(conn, family_id, max_age_seconds)
+    if ended is not None:
+        return Rotation(RotationOutcome.EXPIRED, ended)
+    with conn.cursor() as cur:
         cur.execute("SELECT * FROM token_families WHERE id = %s FOR UPDATE", (family_id,))
         row = cur.fetchone()
     if row is None:
         return Rotation(RotationOutcome.UNKNOWN, None)
     if row["revoked_at"] is not None:
-        return Rotation(RotationOutcome.REVOKED, row)
+        # A login that ended of old age keeps saying so, whichever of its tokens comes back.
+        outcome = RotationOutcome.EXPIRED if row["revoked_reason"] == LOGIN_EXPIRED else RotationOutcome.REVOKED
+        return Rotation(outcome, row)
     return Rotation(RotationOutcome.REUSED, revoke(conn, family_id, "refresh_token_reused"))
+
+
+def end_if_past_max_age(conn, family_id: str, max_age_seconds: int) -> Row | None:
+    """End a live login older than `max_age_seconds`; return it if this call ended it."""
+    if not _is_uuid(family_id):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE token_families SET revoked_at = now(), revoked_reason = %s"
+            " WHERE id = %s AND revoked_at IS NULL AND created_at <= now() - make_interval(secs => %s) RETURNING *",
+            (LOGIN_EXPIRED, family_id, max_age_seconds),
+        )
+        return cur.fetchone()
+
+
+def login_ends_at(family: Row, max_age_seconds: int) -> datetime.datetime:
+    """Return when a login stops being refreshable: its family's start plus the maximum age."""
+    return family["created_at"] + datetime.timedelta(seconds=max_age_seconds)
 
 
 def revoke(conn, family_id: str, reason: str) -> Row | None:
@@ -104,14 +138,20 @@ def revoke_for_user(conn, family_id: str, user_id: int, reason: str) -> Row | No
         return cur.fetchone()
 
 
-def is_active(conn, family_id: str) -> bool:
-    """Tell whether tokens of this family may still be used."""
+def is_live_for(conn, family_id: str, user_id: int) -> bool:
+    """Tell whether a token may be used: its family is live and belongs to the user it names.
+
+    Holding the signing key (a leaked one, the development one) must not turn one's own live
+    login into a pass for another user: the family, not the token's `sub`, says whose it is.
+    """
     if not _is_uuid(family_id):
         return False
     with conn.cursor() as cur:
-        cur.execute("SELECT revoked_at IS NULL AS active FROM token_families WHERE id = %s", (family_id,))
-        row = cur.fetchone()
-    return bool(row and row["active"])
+        cur.execute(
+            "SELECT 1 FROM token_families WHERE id = %s AND user_id = %s AND revoked_at IS NULL",
+            (family_id, user_id),
+        )
+        return cur.fetchone() is not None
 
 
 def active_for_user(conn, user_id: int) -> list[Row]:
@@ -141,3 +181,4 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+

@@ -222,13 +222,13 @@ def cancel_session(session_id: str) -> Response:
     body=schemas.RefreshRequest,
     responses={200: schemas.Tokens},
     errors={
-        401: ("invalid_token", "token_expired", "token_reused", "token_revoked"),
+        401: ("invalid_token", "token_expired", "token_reused", "token_revoked", "login_expired"),
         429: ("rate_limited",),
         **openapi.BACKEND_ERRORS,
     },
 )
 def refresh_tokens(body: schemas.RefreshRequest) -> Response:
-    """Spend a refresh token for a new access and refresh token; a spent one ends the login."""
+    """Spend a refresh token for a new access and refresh token; a spent one, or an old login, ends the login."""
     token = body.refresh_token
     try:
         family_id, jti = jwt_tokens.decode_refresh_token(token)
@@ -237,10 +237,15 @@ def refresh_tokens(body: schemas.RefreshRequest) -> Response:
         raise
     limits.check_refresh_per_family(family_id)
     with db.transaction() as conn:
-        rotation = token_families.rotate(conn, family_id, jti)
+        rotation = token_families.rotate(conn, family_id, jti, max_age_seconds=_settings().login_max_age)
     if rotation.outcome is RotationOutcome.ROTATED:
         events.emit("tokens_refreshed", user=rotation.family["user_id"], family=family_id)
         return jsonify(jwt_tokens.issue(rotation.family))
+    if rotation.outcome is RotationOutcome.EXPIRED:
+        events.emit("login_expired", user=rotation.family["user_id"], family=family_id)
+        raise ApiError(
+            401, "login_expired", "This login is too old to refresh; sign in again.", jwt_tokens.BEARER_CHALLENGE
+        )
     if rotation.outcome is RotationOutcome.REUSED:
         events.emit("refresh_reused", user=rotation.family["user_id"], family=family_id, ip=client_info.client_ip())
         raise ApiError(

@@ -7,6 +7,7 @@ Redis, Telegram or broker makes that line FAIL, never the command hang or crash.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from typing import Callable
 
@@ -96,6 +97,7 @@ def check_settings(settings: Settings) -> list[Result]:
         results.append(Result(OK, "settings", f"usable for web, worker and bot (APP_ENV={settings.app_env})"))
     results.append(_jwt_key(settings))
     results.append(_allowed_origins(settings))
+    results.append(_metrics_token(settings, os.environ.get("HOST") or DEFAULT_WEB_HOST))
     return results
 
 
@@ -115,6 +117,19 @@ def _allowed_origins(settings: Settings) -> Result:
         return Result(OK, "allowed origins", ", ".join(settings.allowed_origins))
     status = WARN if settings.relaxed else FAIL
     return Result(status, "allowed origins", "; ".join(problems), "ALLOWED_ORIGINS=https://app.example.com")
+
+
+# The address gunicorn.conf.py binds when HOST is unset.
+DEFAULT_WEB_HOST = "127.0.0.1"
+
+
+def _metrics_token(settings: Settings, web_host: str) -> Result:
+    warnings = config_checks.metrics_token_warnings(settings.metrics_token, [web_host])
+    if warnings:
+        return Result(WARN, "metrics", warnings[0], f"METRICS_TOKEN=$({config_checks.GENERATE_SECRET})")
+    if settings.metrics_token:
+        return Result(OK, "metrics", "/metrics needs the METRICS_TOKEN")
+    return Result(OK, "metrics", f"/metrics is public, but the web binds {web_host} (HOST) only")
 
 
 def check_postgres(settings: Settings) -> Result:

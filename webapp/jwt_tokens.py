@@ -63,33 +63,58 @@ def lacks_expiry(payload: dict[str, Any]) -> bool:
 
 
 def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
-    """Tell whether the token's family was revoked; a database outage propagates (fail closed).
+    """Tell whether the token's login is over or not its subject's; a database outage propagates (fail closed).
 
     A token without an expiry is treated as revoked: we never issue one, so it is forged or
     from a key that leaked, and it must not live forever.
     """
     family_id = payload.get(FAMILY_CLAIM)
-    if not isinstance(family_id, str) or lacks_expiry(payload):
+    user_id = subject_user_id(payload)
+    if not isinstance(family_id, str) or user_id is None or lacks_expiry(payload):
         return True
     with db.transaction() as conn:
-        return not token_families.is_active(conn, family_id)
+        return not token_families.is_live_for(conn, family_id, user_id)
+
+
+# Users' ids are Postgres bigints.
+MAX_USER_ID = 2**63 - 1
+
+
+def subject_user_id(payload: dict[str, Any]) -> int | None:
+    """Return the user id a token's `sub` names (we issue it as a decimal string), else None."""
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()):
+        return None
+    user_id = int(subject)
+    return user_id if user_id <= MAX_USER_ID else None
 
 
 def issue(family: dict[str, Any]) -> dict[str, Any]:
-    """Create the access and refresh tokens of a family (its current refresh jti) for the API."""
+    """Create the access and refresh tokens of a family (its current refresh jti) for the API.
+
+    Neither token outlives the login: both expire by its end (LOGIN_MAX_AGE from its start) at the latest.
+    """
+    settings: Settings = current_app.extensions["settings"]
     identity = str(family["user_id"])
     claims = {FAMILY_CLAIM: str(family["id"])}
-    access_token = create_access_token(identity=identity, additional_claims=claims)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    login_left = token_families.login_ends_at(family, settings.login_max_age) - now
+    # At least a second: the database has just found the login live, and clocks differ a little.
+    login_left = max(login_left, datetime.timedelta(seconds=1))
+    access_lifetime = min(datetime.timedelta(seconds=settings.access_token_ttl), login_left)
+    refresh_lifetime = min(datetime.timedelta(seconds=settings.refresh_token_ttl), login_left)
+    access_token = create_access_token(identity=identity, additional_claims=claims, expires_delta=access_lifetime)
     # flask-jwt-extended applies claim overrides after its own claims, so this jti wins.
     refresh_token = create_refresh_token(
-        identity=identity, additional_claims={**claims, "jti": family["current_refresh_jti"]}
+        identity=identity,
+        additional_claims={**claims, "jti": family["current_refresh_jti"]},
+        expires_delta=refresh_lifetime,
     )
-    settings: Settings = current_app.extensions["settings"]
     return {
         "access_token": access_token,
         "refresh_token": refresh_token,
         "token_type": "bearer",
-        "expires_in": settings.access_token_ttl,
+        "expires_in": int(access_lifetime.total_seconds()),
     }
 
 

@@ -7,17 +7,19 @@ Two sources:
 - counters kept in Redis by `core.shared_metrics` (login outcomes, time to approval, Telegram
   failures and retries), because the bot and the worker, not the web app, see those happen.
 Labels are route templates and fixed names only: never a path, a phone number or a token.
+With METRICS_TOKEN set, a scrape must present it as a bearer token.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
 from typing import Iterator
 
 import redis
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -32,6 +34,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from core import redis_client, shared_metrics
+from webapp.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,13 @@ def _approval_histogram(stored: dict[str, float]) -> HistogramMetricFamily:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Answer with every metric in Prometheus's text format."""
+    """Answer with every metric in Prometheus's text format (to the METRICS_TOKEN's holder, when set)."""
+    metrics_token = current_app.extensions["settings"].metrics_token
+    if metrics_token and not presents_token(request.headers.get("Authorization", ""), metrics_token):
+        return error_response(
+            401, "authorization_required", "/metrics needs the METRICS_TOKEN as a bearer token.",
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     shared = CollectorRegistry(auto_describe=False)
     shared.register(SharedMetricsCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -110,6 +119,14 @@ def metrics() -> Response:
         local = REGISTRY
     body = generate_latest(local) + generate_latest(shared)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def presents_token(authorization: str, expected: str) -> bool:
+    """Tell whether an Authorization header is `Bearer <expected>`, in time independent of the token."""
+    scheme, _, presented = authorization.partition(" ")
+    # Compared even when the scheme is wrong, so the answer's timing says nothing either way.
+    matches = hmac.compare_digest(presented.strip().encode(), expected.encode())
+    return matches and scheme.lower() == "bearer"
 
 
 def count_rate_limit_hit(limit: str) -> None:

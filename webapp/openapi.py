@@ -48,6 +48,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "token_expired": "The token has expired.",
     "token_revoked": "The token has been revoked.",
     "token_reused": "This refresh token was already used; the login has been ended.",
+    "login_expired": "This login is too old to refresh; sign in again.",
     "rate_limited": "Too many requests; try again later.",
     "slow_down": "Polled faster than poll_interval; slow down.",
     "service_unavailable": "The service is temporarily unavailable; try again shortly.",

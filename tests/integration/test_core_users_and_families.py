@@ -76,27 +76,85 @@ def test_note_language_writes_only_a_change(core_db):
         version = new_version
 
 
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+def start_family(conn, user_id: int) -> dict:
+    return token_families.start(conn, user_id=user_id, auth_session_pk=None, client_ip=None, user_agent=None)
+
+
+def age_family(conn, family_id: str, seconds: int) -> None:
+    """Move a family's start `seconds` into the past."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE token_families SET created_at = now() - make_interval(secs => %s) WHERE id = %s",
+            (seconds, family_id),
+        )
+
+
 def test_refresh_rotation_and_reuse_revokes_the_family(core_db):
     with db.transaction() as conn:
         user = make_user(conn)
-        family = token_families.start(conn, user_id=user["id"], auth_session_pk=None, client_ip=None, user_agent=None)
+        family = start_family(conn, user["id"])
         fam, first = str(family["id"]), family["current_refresh_jti"]
-        rotated = token_families.rotate(conn, fam, first)
+        rotated = token_families.rotate(conn, fam, first, max_age_seconds=THIRTY_DAYS)
         assert rotated.outcome is token_families.RotationOutcome.ROTATED
         second = rotated.family["current_refresh_jti"]
         assert second != first
-        reused = token_families.rotate(conn, fam, first)
+        reused = token_families.rotate(conn, fam, first, max_age_seconds=THIRTY_DAYS)
         assert reused.outcome is token_families.RotationOutcome.REUSED
         assert reused.family["revoked_reason"] == "refresh_token_reused"
-        assert not token_families.is_active(conn, fam)
-        assert token_families.rotate(conn, fam, second).outcome is token_families.RotationOutcome.REVOKED
+        assert not token_families.is_live_for(conn, fam, user["id"])
+        assert token_families.rotate(conn, fam, second, max_age_seconds=THIRTY_DAYS).outcome is token_families.RotationOutcome.REVOKED
 
 
 def test_unknown_and_malformed_families(core_db):
     with db.transaction() as conn:
-        assert token_families.rotate(conn, "not-a-uuid", "x").outcome is token_families.RotationOutcome.UNKNOWN
-        assert token_families.rotate(conn, "00000000-0000-0000-0000-000000000000", "x").outcome is token_families.RotationOutcome.UNKNOWN
-        assert token_families.is_active(conn, "garbage") is False
+        for family_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+            rotation = token_families.rotate(conn, family_id, "x", max_age_seconds=THIRTY_DAYS)
+            assert rotation.outcome is token_families.RotationOutcome.UNKNOWN
+        assert token_families.is_live_for(conn, "garbage", 1) is False
+
+
+def test_a_family_is_live_only_for_its_own_user(core_db):
+    with db.transaction() as conn:
+        owner, other = make_user(conn), make_user(conn)
+        family_id = str(start_family(conn, owner["id"])["id"])
+        assert token_families.is_live_for(conn, family_id, owner["id"])
+        assert not token_families.is_live_for(conn, family_id, other["id"])
+        token_families.revoke(conn, family_id, "logout")
+        assert not token_families.is_live_for(conn, family_id, owner["id"])
+
+
+def test_a_login_past_its_max_age_is_ended_instead_of_rotated(core_db):
+    with db.transaction() as conn:
+        user = make_user(conn)
+        family = start_family(conn, user["id"])
+        family_id, jti = str(family["id"]), family["current_refresh_jti"]
+        age_family(conn, family_id, THIRTY_DAYS - 60)
+        rotated = token_families.rotate(conn, family_id, jti, max_age_seconds=THIRTY_DAYS)
+        assert rotated.outcome is token_families.RotationOutcome.ROTATED
+        jti = rotated.family["current_refresh_jti"]
+        age_family(conn, family_id, THIRTY_DAYS + 1)
+
+        expired = token_families.rotate(conn, family_id, jti, max_age_seconds=THIRTY_DAYS)
+        assert expired.outcome is token_families.RotationOutcome.EXPIRED
+        assert expired.family["revoked_at"] is not None
+        assert expired.family["revoked_reason"] == token_families.LOGIN_EXPIRED
+        assert expired.family["current_refresh_jti"] == jti  # nothing new was issued
+        assert not token_families.is_live_for(conn, family_id, user["id"])
+        # Every later try of that login says the same, an older token included.
+        again = token_families.rotate(conn, family_id, jti, max_age_seconds=THIRTY_DAYS)
+        assert again.outcome is token_families.RotationOutcome.EXPIRED
+        stale = token_families.rotate(conn, family_id, family["current_refresh_jti"], max_age_seconds=THIRTY_DAYS)
+        assert stale.outcome is token_families.RotationOutcome.EXPIRED
+
+
+def test_a_login_ends_at_its_start_plus_the_max_age(core_db):
+    with db.transaction() as conn:
+        family = start_family(conn, make_user(conn)["id"])
+    ends_at = token_families.login_ends_at(family, THIRTY_DAYS)
+    assert (ends_at - family["created_at"]).total_seconds() == THIRTY_DAYS
 
 
 def test_logout_revokes_and_keeps_the_first_reason(core_db):

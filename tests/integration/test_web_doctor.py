@@ -37,7 +37,7 @@ def test_a_working_setup_passes_every_check(worker_env, celery_worker):
     assert lines[-1] == "all checks passed"
     names = [line.split(":", 1)[0] for line in lines[:-1]]
     assert names == [
-        "ok   settings", "ok   jwt key", "ok   allowed origins", "ok   postgres", "ok   redis",
+        "ok   settings", "ok   jwt key", "ok   allowed origins", "ok   metrics", "ok   postgres", "ok   redis",
         "ok   telegram token", "ok   telegram webhook", "ok   worker",
     ]
     assert worker_env.telegram_bot_token not in result.output
