@@ -6,6 +6,7 @@ process can print them one per line and refuse to start.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 
@@ -95,3 +96,30 @@ def webhook_problems(
     if not 0 < webhook_port < 65536:
         found.append("WEBHOOK_PORT must be a TCP port number (1-65535)")
     return found
+
+
+def is_local_host(hostname: str) -> bool:
+    """Tell whether a host is on this machine or its private network: loopback, a private address, or one label.
+
+    A name without a dot (`telegram-bot-api`, `localhost`) resolves only through the local
+    resolver: a container, a compose service or /etc/hosts, never the public internet.
+    """
+    host = hostname.strip("[]").lower()
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host.rstrip(".") or host == "localhost."
+    return address.is_loopback or address.is_private
+
+
+def telegram_api_url_problems(telegram_api_url: str) -> list[str]:
+    """Refuse a plain-http Bot API beyond this machine and its private network: the bot token travels in its URLs."""
+    parts = urllib.parse.urlsplit(telegram_api_url)
+    if parts.scheme == "http" and not is_local_host(parts.hostname or ""):
+        return [
+            "TELEGRAM_API_URL must be https outside loopback and private addresses: every request carries "
+            "the bot token, which plain http shows to anyone on the way"
+        ]
+    return []

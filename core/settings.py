@@ -19,7 +19,7 @@ RELAXED_ENVIRONMENTS = ("development", "test")
 INSECURE_DEV_JWT_KEY = "insecure-development-key-never-use-in-production-0123456789"
 MIN_JWT_KEY_BYTES = 32
 # The processes of the Procfile whose settings `problems()` checks (`release` runs as `web`).
-PROCESSES = ("web", "worker", "bot")
+PROCESSES = ("web", "worker", "bot", "beat")
 
 
 # Settings written in the limits library's notation ("10/minute", "3 per 10 minutes").
@@ -79,6 +79,8 @@ class Settings:
     db_connect_timeout: int = 3
     max_body_bytes: int = 16 * 1024
     trusted_proxy_count: int = 0
+    # Retention and the production guard's database and Telegram checks (issue 10, holes 8 and 9).
+    retention_days: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +130,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 found.append(f"{name.upper()} must be a positive number of seconds")
+        if self.retention_days <= 0:
+            found.append("RETENTION_DAYS must be a positive number of days")
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -145,6 +149,12 @@ class Settings:
             )
         if process == "web":
             found += config_checks.allowed_origins_problems(self.allowed_origins)
+        if process == "web" and self.jwt_secret_key == INSECURE_DEV_JWT_KEY:
+            found.append(
+                "JWT_SECRET_KEY is the published development key: anyone can sign tokens with it "
+                "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        found += config_checks.telegram_api_url_problems(self.telegram_api_url)
         found += config_checks.database_password_problems("DATABASE_URL", self.database_url)
         found += config_checks.database_password_problems("MIGRATION_DATABASE_URL", self.migration_database_url)
         return found
@@ -239,6 +249,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
         db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
         trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
+        retention_days=_int(environ, "RETENTION_DAYS", defaults.retention_days),
     )
 
 
