@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 
 import psycopg2
+import psycopg2.extras
 
-from core import db
 from core.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
 # Supabase's Data API roles: requests with the public anon key, and with a signed-in user's JWT.
 DATA_API_ROLES = ("anon", "authenticated")
+CONNECT_TIMEOUT_SECONDS = 5
 ROLES_HELP = "connect as a login role in dance_of_mind_app (docs/operations.md, 'Database roles')"
 
 
@@ -82,7 +83,10 @@ def ensure_safe(settings: Settings, process: str) -> None:
     if settings.relaxed or not settings.database_url:
         return
     try:
-        conn = db.connect(settings.database_url)
+        # Not core.db: gunicorn's master runs this, and its workers must not inherit that module's locks.
+        conn = psycopg2.connect(
+            settings.database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS, cursor_factory=psycopg2.extras.RealDictCursor
+        )
     except psycopg2.OperationalError as exc:
         log.warning("could not check the database role at start (%s)", " ".join(str(exc).split())[:200])
         return
