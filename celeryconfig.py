@@ -15,7 +15,13 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.prompts", "tasks.recovery")
+imports = ("tasks.prompts", "tasks.recovery", "tasks.retention")
+
+# Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
+# hosts at once: each job is idempotent, so a second copy only repeats work already done.
+beat_schedule = {
+    "delete-personal-data-of-finished-logins": {"task": "tasks.purge_finished_logins", "schedule": 3600.0},
+}
 
 # Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;
 # the tasks are idempotent, so running twice is harmless.
@@ -50,14 +56,27 @@ worker_redirect_stdouts = False
 
 
 def _refuse_unusable_settings(**kwargs: object) -> None:
-    """Stop the worker before it takes a task when its settings are unusable (one line per problem)."""
+    """Stop the worker before it takes a task when its settings or database role are unusable (one line per problem)."""
+    from core import database_guard
+
     try:
         _settings.ensure_usable("worker")
+        database_guard.ensure_safe(_settings, "worker")
     except ConfigError as exc:
         print(exc, file=sys.stderr, flush=True)
         # SystemExit: Celery logs and swallows an Exception raised by a signal handler.
         raise SystemExit(2) from None
 
 
-# Only the worker process sends worker_init; the web app and the bot also read this module.
+def _refuse_unusable_beat_settings(**kwargs: object) -> None:
+    """Stop beat before it sends a task when its settings are unusable (it never opens the database)."""
+    try:
+        _settings.ensure_usable("beat")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+# Only the worker process sends worker_init, only beat beat_init; the web app and the bot also read this module.
 _celery_signals.worker_init.connect(_refuse_unusable_settings, weak=False)
+_celery_signals.beat_init.connect(_refuse_unusable_beat_settings, weak=False)

@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import sys
 import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -81,10 +82,16 @@ _metrics_dir_created = _prepare_metrics_dir()
 
 
 def on_starting(server) -> None:
-    """With LOG_FORMAT=json, make gunicorn's own lines (the master's, the access log) JSON too."""
-    from core import logs, settings
+    """Refuse an unsafe database role; with LOG_FORMAT=json, make gunicorn's own lines JSON too."""
+    from core import database_guard, logs, settings
 
     settings.load_dotenv_file()
+    # Here, once in the master, not in create_app: the release command and tests build the app too.
+    try:
+        database_guard.ensure_safe(settings.get_settings(), "web")
+    except settings.ConfigError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     log_format = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
     # Text keeps gunicorn's own layout; an unknown value is refused by the app's settings check.
     if log_format == "json":

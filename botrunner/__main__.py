@@ -7,7 +7,7 @@ import sys
 
 from botrunner import duplicates, webhook
 from botrunner.app import ALLOWED_UPDATES, build_application
-from core import logs
+from core import database_guard, logs
 from core.settings import ConfigError, get_settings
 
 log = logging.getLogger("botrunner")
@@ -26,6 +26,7 @@ def main() -> int:
     try:
         settings = get_settings()
         settings.ensure_usable("bot")
+        database_guard.ensure_safe(settings, "bot")
     except ConfigError as exc:
         for line in str(exc).splitlines():
             log.error("%s", line)

@@ -105,7 +105,7 @@ def metrics_token_warnings(metrics_token: str, bind_hosts: list[str]) -> list[st
     """
     if metrics_token:
         return []
-    exposed = [host for host in bind_hosts if not is_local_host(host)]
+    exposed = [host for host in bind_hosts if not is_loopback_host(host)]
     if not exposed:
         return []
     return [
@@ -115,7 +115,7 @@ def metrics_token_warnings(metrics_token: str, bind_hosts: list[str]) -> list[st
     ]
 
 
-def is_local_host(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     """Tell whether a bind address is reachable from this machine only (loopback)."""
     host = host.strip("[]").lower()
     if host == "localhost":
@@ -124,3 +124,28 @@ def is_local_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+def is_local_host(hostname: str) -> bool:
+    """Tell whether a host is on this machine or its private network: loopback, a private address, or one label.
+
+    A name without a dot (`telegram-bot-api`, `localhost`) resolves only through the local
+    resolver: a container, a compose service or /etc/hosts, never the public internet.
+    """
+    host = hostname.strip("[]").lower()
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host.rstrip(".") or host == "localhost."
+    return address.is_loopback or address.is_private
+
+
+def telegram_api_url_problems(telegram_api_url: str) -> list[str]:
+    """Refuse a plain-http Bot API beyond this machine and its private network: the bot token travels in its URLs."""
+    parts = urllib.parse.urlsplit(telegram_api_url)
+    if parts.scheme == "http" and not is_local_host(parts.hostname or ""):
+        return [
+            "TELEGRAM_API_URL must be https outside loopback and private addresses: every request carries "
+            "the bot token, which plain http shows to anyone on the way"
+        ]
+    return []

@@ -19,7 +19,7 @@ RELAXED_ENVIRONMENTS = ("development", "test")
 INSECURE_DEV_JWT_KEY = "insecure-development-key-never-use-in-production-0123456789"
 MIN_JWT_KEY_BYTES = 32
 # The processes of the Procfile whose settings `problems()` checks (`release` runs as `web`).
-PROCESSES = ("web", "worker", "bot")
+PROCESSES = ("web", "worker", "bot", "beat")
 
 
 # Settings written in the limits library's notation ("10/minute", "3 per 10 minutes").
@@ -85,6 +85,8 @@ class Settings:
     # How long a login may be refreshed for, and the token /metrics asks for (empty: public).
     login_max_age: int = 2592000
     metrics_token: str = ""
+    # Days after which finished logins and ended token families are deleted (core/retention.py).
+    retention_days: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,6 +142,8 @@ class Settings:
             )
         if self.login_max_age <= 0:
             found.append("LOGIN_MAX_AGE must be a positive number of seconds")
+        if self.retention_days <= 0:
+            found.append("RETENTION_DAYS must be a positive number of days")
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -157,6 +161,12 @@ class Settings:
             )
         if process == "web":
             found += config_checks.allowed_origins_problems(self.allowed_origins)
+        if process == "web" and self.jwt_secret_key == INSECURE_DEV_JWT_KEY:
+            found.append(
+                "JWT_SECRET_KEY is the published development key: anyone can sign tokens with it "
+                "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        found += config_checks.telegram_api_url_problems(self.telegram_api_url)
         found += config_checks.database_password_problems("DATABASE_URL", self.database_url)
         found += config_checks.database_password_problems("MIGRATION_DATABASE_URL", self.migration_database_url)
         return found
@@ -254,6 +264,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         prompt_budget_per_phone=_str(environ, "PROMPT_BUDGET_PER_PHONE", defaults.prompt_budget_per_phone),
         login_max_age=_int(environ, "LOGIN_MAX_AGE", defaults.login_max_age),
         metrics_token=environ.get("METRICS_TOKEN", "").strip(),
+        retention_days=_int(environ, "RETENTION_DAYS", defaults.retention_days),
     )
 
 

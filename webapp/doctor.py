@@ -13,9 +13,10 @@ from typing import Callable
 
 import httpx
 import psycopg2
+import psycopg2.extras
 import redis
 
-from core import config_checks, migrations
+from core import config_checks, database_guard, migrations
 from core.settings import MIN_JWT_KEY_BYTES, ConfigError, Settings, get_settings
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -133,14 +134,22 @@ def _metrics_token(settings: Settings, web_host: str) -> Result:
 
 
 def check_postgres(settings: Settings) -> Result:
-    """Check that DATABASE_URL answers and has every migration applied."""
+    """Check that DATABASE_URL answers, has every migration applied and (in production) a role RLS binds."""
     if not settings.database_url:
         return Result(FAIL, "postgres", "DATABASE_URL is not set", "set DATABASE_URL=postgresql://user:pass@host/db")
     try:
-        conn = psycopg2.connect(settings.database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
-        conn.close()
+        conn = psycopg2.connect(
+            settings.database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS, cursor_factory=psycopg2.extras.RealDictCursor
+        )
     except psycopg2.Error as exc:
         return Result(FAIL, "postgres", f"cannot connect: {_one_line(exc)}", "start Postgres or fix DATABASE_URL")
+    try:
+        # Development's superuser is expected; production's processes would refuse it at start.
+        unsafe = [] if settings.relaxed else database_guard.problems(conn)
+    finally:
+        conn.close()
+    if unsafe:
+        return Result(FAIL, "postgres", "; ".join(unsafe), "see docs/operations.md, 'Database roles'")
     pending = migrations.pending(settings.release_database_url)
     if pending:
         return Result(

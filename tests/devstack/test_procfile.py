@@ -17,6 +17,7 @@ def test_the_project_procfile_has_the_contract_entries() -> None:
         "web": "gunicorn wsgi:app",
         "worker": "celery -A tasks worker --loglevel=INFO",
         "bot": "python -m botrunner",
+        "beat": "celery -A tasks beat",
     }
 
 
@@ -41,3 +42,14 @@ def test_resolve_uses_this_python_and_venv_scripts(tmp_path: Path) -> None:
 def test_resolve_expands_variables_like_a_shell() -> None:
     argv = resolve_command("gunicorn -b 127.0.0.1:$PORT --name ${NAME}x", {"PORT": "9", "NAME": "n"}, Path("/nonexistent"))
     assert argv == ["gunicorn", "-b", "127.0.0.1:9", "--name", "nx"]
+
+
+def test_beat_keeps_its_schedule_file_where_git_ignores_it() -> None:
+    # `celery -A tasks beat` writes celerybeat-schedule* into its working directory, the project root.
+    import subprocess
+
+    from devstack import PROJECT_ROOT
+
+    for name in ("celerybeat-schedule", "celerybeat-schedule.db", "celerybeat-schedule.dat"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=PROJECT_ROOT)
+        assert ignored.returncode == 0, name

@@ -33,6 +33,7 @@ EXPECTED = {
     "web": ["JWT_SECRET_KEY must be at least 32", "ALLOWED_ORIGINS is empty", "DATABASE_URL uses a default"],
     "worker": ["DATABASE_URL uses a default"],
     "bot": ["WEBHOOK_SECRET must be 1-256 characters", "DATABASE_URL uses a default"],
+    "beat": ["DATABASE_URL uses a default"],
 }
 
 
@@ -60,3 +61,23 @@ def test_each_process_refuses_weak_production_settings_one_line_per_problem(entr
     assert "postgresql://dance:postgres@" not in output  # the refusal never prints the password
     assert " ready." not in output  # the worker never took a task
 
+
+
+@pytest.mark.parametrize("entry", ["web", "worker", "bot"])
+def test_each_process_refuses_to_connect_as_a_superuser_in_production(entry, database_url, redis_url):
+    # Sound settings, but the test server's admin role: row-level security would protect nothing.
+    sound = {
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TELEGRAM_BOT_TOKEN": "123456789:production-guard-test-token-000000000",
+        "TELEGRAM_API_URL": "http://127.0.0.1:1",
+        "JWT_SECRET_KEY": "k" * 48,
+        "ALLOWED_ORIGINS": "https://app.example.com",
+        "WEB_CONCURRENCY": "1",
+    }
+    result = run_procfile_entry(entry, sound)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "DATABASE_URL connects as the superuser" in output, output
+    assert " ready." not in output

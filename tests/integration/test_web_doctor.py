@@ -119,3 +119,12 @@ def test_the_command_runs_where_the_app_refuses_to_start():
     assert "Traceback" not in done.stderr
     assert "FAIL jwt key" in done.stdout and "FAIL redis" in done.stdout and "FAIL telegram token" in done.stdout
     assert done.stdout.strip().endswith("check(s) failed")
+
+
+def test_production_fails_a_database_role_that_row_level_security_lets_past(worker_env):
+    # The test database is reached as the server's superuser: production's processes would refuse it.
+    production = good_settings(worker_env).with_overrides(app_env="production")
+    result = doctor.check_postgres(production)
+    assert result.status == doctor.FAIL
+    assert result.detail.startswith("DATABASE_URL connects as the superuser")
+    assert doctor.check_postgres(good_settings(worker_env)).status == doctor.OK

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.settings import ConfigError, from_environ
+from core.settings import INSECURE_DEV_JWT_KEY, ConfigError, from_environ
 
 STRONG_KEY = "k" * 48
 STRONG_DB_PASSWORD = "Vq3xN8pL2rT7wY4z"
@@ -25,7 +25,7 @@ def problems(process: str = "web", **environ: str) -> list[str]:
     return from_environ({**PRODUCTION, **environ}).problems(process)
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "bot"])
+@pytest.mark.parametrize("process", ["web", "worker", "bot", "beat"])
 def test_a_sound_production_configuration_starts_every_process(process):
     assert problems(process) == []
     assert problems(process, **WEBHOOK) == []
@@ -111,8 +111,10 @@ def test_production_webhook_needs_a_long_secret_and_https():
 
 @pytest.mark.parametrize("api_url", ["https://api.telegram.org", "https://API.telegram.org/", "http://api.telegram.org"])
 def test_production_webhook_through_telegrams_cloud_must_be_https(api_url):
-    [plain] = problems("bot", **{**WEBHOOK, "TELEGRAM_API_URL": api_url, "WEBHOOK_URL": "http://bot.example.com/hook"})
-    assert plain.startswith("WEBHOOK_URL must be an https URL")
+    found = problems("bot", **{**WEBHOOK, "TELEGRAM_API_URL": api_url, "WEBHOOK_URL": "http://bot.example.com/hook"})
+    # (A plain-http cloud API is refused on its own too: see the TELEGRAM_API_URL tests.)
+    assert [p for p in found if p.startswith("WEBHOOK_URL")] == [found[0]]
+    assert found[0].startswith("WEBHOOK_URL must be an https URL")
 
 
 @pytest.mark.parametrize("webhook_url", ["http://bot:8443/telegram/updates", "http://10.0.0.5:8443/hook"])
@@ -155,3 +157,50 @@ def test_release_uses_the_migration_url_when_set():
     assert from_environ(PRODUCTION).release_database_url == PRODUCTION["DATABASE_URL"]
     owner = f"postgresql://owner:{STRONG_DB_PASSWORD}@db.internal/dance"
     assert from_environ({**PRODUCTION, "MIGRATION_DATABASE_URL": owner}).release_database_url == owner
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    ["http://api.telegram.org", "http://bot-api.example.com:8081", "http://149.154.167.220:8081", "http://[2001:67c:4e8:f004::9]:80"],
+)
+@pytest.mark.parametrize("process", ["web", "worker", "bot", "beat"])
+def test_every_process_refuses_a_plain_http_telegram_api_beyond_the_local_network(api_url, process):
+    # Every Bot API request carries the bot token in its path: plain http shows it to the network.
+    [problem] = problems(process, TELEGRAM_API_URL=api_url)
+    assert problem.startswith("TELEGRAM_API_URL must be https")
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://api.telegram.org",
+        "https://bot-api.example.com",
+        "http://127.0.0.1:8081",  # the emulator, a Bot API server on this machine
+        "http://localhost:8081",
+        "http://[::1]:8081",
+        "http://telegram-bot-api:8081",  # a compose service: one label, resolved only locally
+        "http://10.0.0.5:8081",
+        "http://192.168.1.20:8081",
+        "http://[fd00::5]:8081",
+    ],
+)
+def test_https_or_a_local_or_private_plain_http_telegram_api_is_accepted(api_url):
+    assert problems("worker", TELEGRAM_API_URL=api_url) == []
+
+
+def test_development_may_use_any_telegram_api_url():
+    assert problems("bot", APP_ENV="development", TELEGRAM_API_URL="http://bot-api.example.com") == []
+
+
+def test_the_web_app_refuses_the_published_development_jwt_key():
+    # Long enough to pass the length rule, and printed in this repository for anyone to sign with.
+    [problem] = problems("web", JWT_SECRET_KEY=INSECURE_DEV_JWT_KEY)
+    assert problem.startswith("JWT_SECRET_KEY is the published development key")
+    assert INSECURE_DEV_JWT_KEY not in problem
+    assert problems("web", APP_ENV="test", JWT_SECRET_KEY=INSECURE_DEV_JWT_KEY) == []
+
+
+def test_retention_days_must_be_positive():
+    assert from_environ(PRODUCTION).retention_days == 30
+    assert from_environ({**PRODUCTION, "RETENTION_DAYS": "7"}).retention_days == 7
+    assert problems("worker", RETENTION_DAYS="0") == ["RETENTION_DAYS must be a positive number of days"]
