@@ -5,7 +5,7 @@ What is kept, and why it is deleted rather than anonymised:
 - `token_families` (a login's IP, User-Agent and user): deleted once revoked, or once its refresh
   token could no longer be spent, `RETENTION_DAYS` before now. Nothing counts these rows (the
   login metrics are counters of their own), and a missing family reads exactly like a revoked
-  one (`token_families.is_active` is false, `rotate` answers UNKNOWN): no token comes back to life.
+  one (`token_families.is_live_for` is false, `rotate` answers UNKNOWN): no token comes back to life.
 - `auth_sessions` (the phone number, IP and User-Agent of a login attempt): deleted once it has
   left `pending` (or its expiry passed) more than `RETENTION_DAYS` ago and no family kept above
   came from it, so a live login keeps the attempt that started it. Foreign keys agree:

@@ -109,15 +109,17 @@ def test_a_login_is_kept_while_the_family_it_started_is_kept(core_db):
     assert remaining("auth_sessions") == {still_logged_in}
     assert remaining("token_families") == {active}
     with db.transaction() as conn:
-        assert token_families.is_active(conn, active)
+        assert token_families.is_live_for(conn, active, user["id"])
 
 
 def test_a_deleted_family_reads_as_revoked(core_db):
     # Deleting instead of keeping a revoked row must never bring its tokens back.
     missing = str(uuid.uuid4())
     with db.transaction() as conn:
-        assert not token_families.is_active(conn, missing)
-        assert token_families.rotate(conn, missing, "jti").outcome is token_families.RotationOutcome.UNKNOWN
+        user = make_user(conn)
+        assert not token_families.is_live_for(conn, missing, user["id"])
+        rotation = token_families.rotate(conn, missing, "jti", max_age_seconds=30 * 86400)
+        assert rotation.outcome is token_families.RotationOutcome.UNKNOWN
 
 
 def test_running_twice_deletes_nothing_more(core_db):
