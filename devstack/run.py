@@ -17,7 +17,7 @@ from devstack.doctor import remove_stack_file, write_stack_file
 from devstack.processes import ProcessGroup
 from devstack.procfile import read_procfile, resolve_command
 from devstack.services import StartupError, mask_url
-from devstack.stack import Stack, start_stack
+from devstack.stack import DEVELOPMENT_LIMITS, Stack, start_stack
 
 RELEASE_TIMEOUT = 120.0
 WEB_READY_TIMEOUT = 30.0
@@ -25,12 +25,13 @@ BANNER_QUIET = 1.0  # seconds without child output before the banner is printed
 BANNER_MAX_DELAY = 5.0
 SAMPLE_PHONE = "+79161234567"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8081"
-# The limits a newcomer meets first: (variable, its field in core.settings, what it limits).
-LIMITS = (
-    ("RATE_LIMIT_INIT_PER_IP", "rate_limit_init_per_ip", "logins started per client address"),
-    ("RATE_LIMIT_INIT_PER_PHONE", "rate_limit_init_per_phone", "logins started per phone and client address"),
-    ("MATCH_COOLDOWN_SECONDS", "match_cooldown_seconds", "seconds without prompts after a wrong number"),
-)
+# What each of `make run`'s development limits (devstack.stack.DEVELOPMENT_LIMITS) limits.
+LIMIT_MEANINGS = {
+    "RATE_LIMIT_INIT_PER_IP": "logins started per client address",
+    "RATE_LIMIT_INIT_PER_PHONE": "logins started per phone and client address",
+    "PROMPT_BUDGET_PER_PHONE": "prompts one phone receives, all clients together",
+    "MATCH_COOLDOWN_SECONDS": "seconds without prompts after a wrong number",
+}
 
 
 class Stop(BaseException):
@@ -106,9 +107,10 @@ def _limits(env: Mapping[str, str]) -> list[str]:
     """Return the banner's lines on the limits in force, each beside production's default."""
     production = Settings()
     lines = ["  Limits in force (`make run` loosens them where you set none; production defaults are stricter):"]
-    for name, field, meaning in LIMITS:
-        value = env.get(name) or str(getattr(production, field))
-        lines.append(f"    {name:<26} {value:<14} {meaning} (production: {getattr(production, field)})")
+    for name in DEVELOPMENT_LIMITS:
+        default = getattr(production, name.lower())
+        value = env.get(name) or str(default)
+        lines.append(f"    {name:<26} {value:<14} {LIMIT_MEANINGS[name]} (production: {default})")
     return lines
 
 

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 from devstack import PROJECT_ROOT
+from devstack.stack import DEVELOPMENT_LIMITS
 
 # What a developer's shell may set that would change the stack under test: cleared for every run.
 STACK_VARIABLES = ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME",
                    "APP_ENV", "JWT_SECRET_KEY", "ALLOWED_ORIGINS", "PORT", "GUNICORN_CMD_ARGS", "APPROVAL_MODE",
-                   "RATE_LIMIT_INIT_PER_IP", "RATE_LIMIT_INIT_PER_PHONE", "MATCH_COOLDOWN_SECONDS",
-                   "DEVSTACK_STATE_DIR")
+                   *DEVELOPMENT_LIMITS, "DEVSTACK_STATE_DIR")
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
