@@ -115,10 +115,13 @@ def session_status(session_id: str) -> Response:
         # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
         return answer(read_status(session_id, limits.check_poll(session_id)), settings)
     listener = status_waits.listener(settings.redis_url)
-    # Registered before the first read: a transition is either seen by that read or wakes us.
-    registration = listener.waiting(limits.session_digest(session_id))
     # The slot first: a poll over the caps is answered at once, before it waits or reads anything.
-    with waiting_polls.slot(session_id), registration as waiter, metrics.LONG_POLLS_WAITING.track_inprogress():
+    # Then registered before the first read: a transition is either seen by that read or wakes us.
+    with (
+        waiting_polls.slot(session_id),
+        listener.waiting(limits.session_digest(session_id)) as waiter,
+        metrics.LONG_POLLS_WAITING.track_inprogress(),
+    ):
         deadline = time.monotonic() + wait
         check: limits.PollCheck | None = limits.check_poll(session_id)
         while True:
