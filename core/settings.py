@@ -71,6 +71,8 @@ class Settings:
     rate_limit_refresh_per_family: str = "30/hour"
     rate_limit_refresh_per_ip: str = "60/minute"
     rate_limit_poll_burst: int = 2
+    # Waiting long polls (`?wait=`) one client address may hold at once, across all web processes.
+    max_waiting_polls_per_client: int = 50
     telegram_send_rate: str = "25/second"
     log_level: str = "INFO"
     log_format: str = "text"
@@ -126,6 +128,8 @@ class Settings:
             found.append(f"LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}")
         if self.rate_limit_poll_burst < 0:
             found.append("RATE_LIMIT_POLL_BURST must be 0 or more")
+        if self.max_waiting_polls_per_client <= 0:
+            found.append("MAX_WAITING_POLLS_PER_CLIENT must be a positive number")
         for name in (
             "access_token_ttl",
             "refresh_token_ttl",
@@ -255,6 +259,9 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         ),
         rate_limit_refresh_per_ip=_str(environ, "RATE_LIMIT_REFRESH_PER_IP", defaults.rate_limit_refresh_per_ip),
         rate_limit_poll_burst=_int(environ, "RATE_LIMIT_POLL_BURST", defaults.rate_limit_poll_burst),
+        max_waiting_polls_per_client=_int(
+            environ, "MAX_WAITING_POLLS_PER_CLIENT", defaults.max_waiting_polls_per_client
+        ),
         telegram_send_rate=_str(environ, "TELEGRAM_SEND_RATE", defaults.telegram_send_rate),
         log_level=_str(environ, "LOG_LEVEL", defaults.log_level).upper(),
         log_format=_str(environ, "LOG_FORMAT", defaults.log_format).lower(),

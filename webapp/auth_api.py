@@ -16,6 +16,7 @@ from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
 from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, metrics, openapi, schemas, status_waits
+from webapp import waiting_polls
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def enqueue_session_tasks(new: auth_sessions.NewSession, linked: bool, ttl_secon
         400: ("invalid_wait",),
         404: ("session_not_found",),
         410: ("session_consumed",),
-        429: ("slow_down",),
+        429: ("slow_down", "rate_limited"),
         **openapi.BACKEND_ERRORS,
     },
 )
@@ -117,9 +118,13 @@ def session_status(session_id: str) -> Response:
         # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
         return answer(read_status(session_id, limits.check_poll(session_id)), settings)
     listener = status_waits.listener(settings.redis_url)
-    # Registered before the first read: a transition is either seen by that read or wakes us.
-    registration = listener.waiting(limits.session_digest(session_id))
-    with registration as waiter, metrics.LONG_POLLS_WAITING.track_inprogress():
+    # The slot first: a poll over the caps is answered at once, before it waits or reads anything.
+    # Then registered before the first read: a transition is either seen by that read or wakes us.
+    with (
+        waiting_polls.slot(session_id),
+        listener.waiting(limits.session_digest(session_id)) as waiter,
+        metrics.LONG_POLLS_WAITING.track_inprogress(),
+    ):
         deadline = time.monotonic() + wait
         check: limits.PollCheck | None = limits.check_poll(session_id)
         while True:

@@ -13,6 +13,9 @@ explicit calls in the views because their keys (the normalised phone, the token'
 only known inside the view; so no per-request hook runs (Flask-Limiter's before_request would
 cost every request, /healthz and each status poll included, and check nothing). Every check fails
 closed: when Redis can't answer within its short timeouts, the request gets 503, never a pass.
+
+A per-address limit counts a client by `client_info.client_key()` (IPv6 by its /64), so one
+IPv6 customer can't spread its requests over 2^64 budgets.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import limits
 import limits.errors
@@ -124,7 +128,7 @@ def configure(app: Flask, settings: Settings) -> RateLimits:
 def check_init_per_ip() -> None:
     """Count a login attempt from this client IP; raise 429 rate_limited when too many."""
     state = _state()
-    _hit(state, state.settings.rate_limit_init_per_ip, "init-ip", client_info.client_ip() or "-")
+    _hit(state, state.settings.rate_limit_init_per_ip, "init-ip", client_info.client_key())
 
 
 def check_init_per_phone(phone_number: str) -> None:
@@ -148,7 +152,7 @@ def check_refresh_per_family(family_id: str) -> None:
 def check_refresh_per_ip() -> None:
     """Count a refresh with an undecodable token from this IP; raise 429 rate_limited when too many."""
     state = _state()
-    _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_ip() or "-")
+    _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_key())
 
 
 def check_poll(session_id: str) -> PollCheck:
@@ -183,11 +187,37 @@ def _run_poll_script(state: RateLimits, keys: list[str], args: list[object]) -> 
     """
     command = ("EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
     try:
-        if state.multiplexer is not None:
-            return state.multiplexer.call(*command)
-        return redis_connections.call(state.redis.connection_pool, *command)
+        return _send(state, command)
     except NoScriptError:  # a new or restarted Redis: SCRIPT LOAD, then once more
         return state.poll_script(keys=keys, args=args)
+
+
+class LuaScript:
+    """A Lua script for `run_script`, known to Redis by its SHA-1."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+
+def run_script(script: LuaScript, keys: list[str], args: list[object]) -> Any:
+    """Run a Lua script on the poll path's connection by its hash; by its text when Redis doesn't know it yet.
+
+    Redis errors propagate (the caller decides between 503 and carrying on).
+    """
+    state = _state()
+    try:
+        return _send(state, ("EVALSHA", script.sha, len(keys), *keys, *args))
+    except NoScriptError:  # EVAL also caches the script: the next EVALSHA finds it
+        return _send(state, ("EVAL", script.text, len(keys), *keys, *args))
+
+
+def _send(state: RateLimits, command: tuple[Any, ...]) -> Any:
+    if state.multiplexer is not None:
+        return state.multiplexer.call(*command)
+    return redis_connections.call(state.redis.connection_pool, *command)
 
 
 def session_digest(session_id: str) -> str:

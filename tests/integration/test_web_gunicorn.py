@@ -199,3 +199,66 @@ def test_a_gevent_worker_calls_the_flask_apps_wsgi_app_directly():
         "print(gevent_worker.wsgi == app.wsgi_app, other_worker.wsgi is app,\n"
         "      config['direct_wsgi_callable'](plain) is plain)\n"
     ) == ["True", "True", "True"]
+
+
+def test_waiting_polls_are_capped_across_the_gevent_workers_of_gunicorn(database_url, redis_url, clean_tables, tmp_path):
+    # Two workers: whichever one each poll lands on, the cap is one count in Redis, not one per worker.
+    for key in redis.Redis.from_url(redis_url).scan_iter("waiting-polls:*"):
+        redis.Redis.from_url(redis_url).delete(key)
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TELEGRAM_BOT_USERNAME": "dom_test_bot",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "MAX_WAITING_POLLS_PER_CLIENT": "4",
+        "RATE_LIMIT_POLL_BURST": "1000",
+        "RATE_LIMIT_INIT_PER_IP": "100/minute",
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+        session_ids = []
+        for n in range(5):
+            status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": f"+7916123450{n}"}).encode())
+            assert status == 201, body
+            session_ids.append(body["session_id"])
+        redis.Redis.from_url(redis_url).delete("celery")  # their expiry tasks: no worker here
+
+        def poll(session_id: str, wait: int) -> tuple[int, dict, float]:
+            started = time.monotonic()
+            status, body = request(base_url, "GET", f"/api/auth/status/{session_id}?wait={wait}")
+            return status, body, time.monotonic() - started
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            holding = [pool.submit(poll, session_id, 3) for session_id in session_ids[:4]]
+            slots = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 10
+            while slots.zcard("waiting-polls:client:127.0.0.1") < 4:
+                assert time.monotonic() < deadline, "the four polls never waited"
+                time.sleep(0.05)
+            status, body, seconds = poll(session_ids[4], 3)
+            assert (status, body["error"]["code"]) == (429, "rate_limited") and seconds < 1
+            assert [future.result()[0] for future in holding] == [200] * 4
+        # The four answered `pending` after their wait and gave their slots back.
+        assert slots.zcard("waiting-polls:client:127.0.0.1") == 0
+        assert poll(session_ids[4], 1)[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)

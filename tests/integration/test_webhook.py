@@ -6,6 +6,8 @@ also post to it directly, as an attacker or as Telegram redelivering an update w
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import secrets
 import socket
@@ -20,6 +22,7 @@ import httpx
 import pytest
 import redis
 
+from botrunner import webhook
 from core import texts
 from core.settings import Settings
 from devstack import PROJECT_ROOT
@@ -206,3 +209,87 @@ def test_an_update_delivered_twice_is_handled_once(
     )
     assert len(greetings(fake_telegram, user["id"])) == 1
     assert fake_telegram.invalid_calls() == []
+
+
+def raw_request(bot: WebhookBot, head: str) -> socket.socket:
+    """Open a connection to the webhook and send a request's head only (no body yet)."""
+    host, port = bot.url.removeprefix("http://").split("/")[0].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(head.encode())
+    return sock
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """Read what the server sends until it closes the connection (or 10 s pass)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return received
+
+
+def post_head(bot: WebhookBot, secret: str | None, length_header: str) -> str:
+    path = "/" + bot.url.split("/", 3)[3]
+    secret_line = f"{SECRET_HEADER}: {secret}\r\n" if secret is not None else ""
+    return f"POST {path} HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n{secret_line}{length_header}\r\n\r\n"
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret"])
+def test_a_wrong_secret_is_refused_on_its_headers_before_a_huge_body_is_read(webhook_bot: WebhookBot, secret):
+    sock = raw_request(webhook_bot, post_head(webhook_bot, secret, "Content-Length: 104857600"))
+    try:
+        # Not a byte of the 100 MB sent: the answer comes from the headers alone, and the
+        # server hangs up rather than read (or wait for) the body.
+        answer = read_answer(sock)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 403 ")
+
+
+def test_a_body_over_one_megabyte_is_refused_with_413_before_it_is_read(webhook_bot: WebhookBot):
+    sock = raw_request(webhook_bot, post_head(webhook_bot, webhook_bot.secret, f"Content-Length: {1024 * 1024 + 1}"))
+    try:
+        answer = read_answer(sock)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_chunked_body_is_cut_off_once_it_passes_one_megabyte(webhook_bot: WebhookBot):
+    sock = raw_request(webhook_bot, post_head(webhook_bot, webhook_bot.secret, "Transfer-Encoding: chunked"))
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b" " * 64 * 1024)
+    sent = 0
+    try:
+        with pytest.raises(OSError):  # the server hangs up: sending fails (reset or broken pipe)
+            while sent < 64 * 1024 * 1024:
+                sock.sendall(chunk)
+                sent += 64 * 1024
+    finally:
+        sock.close()
+    assert sent < 8 * 1024 * 1024
+
+
+def test_a_body_of_one_megabyte_with_the_right_secret_is_read(webhook_bot: WebhookBot, kit: Kit, fake_telegram):
+    user = kit.telegram_user()
+    update = start_update(970_000_000 + secrets.randbelow(1_000_000), user)
+    body = json.dumps(update).encode()
+    body += b" " * (1024 * 1024 - len(body))  # JSON allows trailing whitespace
+
+    response = httpx.post(
+        webhook_bot.url,
+        content=body,
+        headers={SECRET_HEADER: webhook_bot.secret, "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 200
+    fake_telegram.wait_for(lambda: greetings(fake_telegram, user["id"]), timeout=10)
+
+
+def test_the_secret_is_compared_in_constant_time():
+    source = inspect.getsource(webhook.secret_matches)
+    assert "hmac.compare_digest" in source and "!=" not in source
+    assert webhook.secret_matches("s" * 43, "s" * 43)
+    assert not webhook.secret_matches("s" * 42, "s" * 43) and not webhook.secret_matches(None, "s" * 43)
