@@ -139,7 +139,7 @@ def check_init_per_phone(phone_number: str) -> None:
     """
     state = _state()
     # Phones are personal data: Redis holds a digest, never the number.
-    key = _digest(f"{phone_number} {client_info.client_ip() or '-'}")
+    key = _digest(f"{phone_number} {client_info.client_key()}")
     _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", key)
 
 
