@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import urllib.parse
 from typing import Iterator
 
 import httpx
@@ -26,6 +27,7 @@ def limited_web(system: System) -> str:
         "web-limits",
         RATE_LIMIT_INIT_PER_IP=DEFAULTS.rate_limit_init_per_ip,
         RATE_LIMIT_INIT_PER_PHONE=DEFAULTS.rate_limit_init_per_phone,
+        PROMPT_BUDGET_PER_PHONE=DEFAULTS.prompt_budget_per_phone,
         RATE_LIMIT_REFRESH_PER_FAMILY=DEFAULTS.rate_limit_refresh_per_family,
         RATE_LIMIT_REFRESH_PER_IP=DEFAULTS.rate_limit_refresh_per_ip,
         RATE_LIMIT_POLL_BURST=str(DEFAULTS.rate_limit_poll_burst),
@@ -75,23 +77,44 @@ def test_the_eleventh_login_from_one_ip_within_a_minute_is_refused(http):
     assert init(http, unique_phone(), new_ip()).status_code == 201
 
 
-def test_a_phone_gets_three_prompts_and_then_the_same_refusal_as_an_unknown_phone(http, linked_person):
+def test_the_client_flooding_a_phone_is_refused_the_same_for_linked_and_unknown_phones(http, linked_person):
     unknown = unique_phone()
-    before = len(prompts(linked_person))
+    flooder, owner = new_ip(), new_ip()
     for _ in range(3):
-        assert init(http, linked_person.phone, new_ip()).status_code == 201
-        assert init(http, unknown, new_ip()).status_code == 201
-    linked_person.emulator.wait_for(lambda: len(prompts(linked_person)) >= before + 3, timeout=20)
+        assert init(http, linked_person.phone, flooder).status_code == 201
+        assert init(http, unknown, flooder).status_code == 201
 
-    # The fourth, written another way and from yet another IP: refused, the same for both.
-    linked = init(http, "8" + linked_person.phone[2:], new_ip())
-    not_linked = init(http, "8" + unknown[2:], new_ip())
-
+    # The fourth from that client, written another way: refused, the same for both phones.
+    linked = init(http, "8" + linked_person.phone[2:], flooder)
+    not_linked = init(http, "8" + unknown[2:], flooder)
     assert_429(linked, "rate_limited")
     assert_429(not_linked, "rate_limited")
     assert linked.json() == not_linked.json()
+
+    # The owner, from their own address, is not locked out by it.
+    assert init(http, linked_person.phone, owner).status_code == 201
+
+
+def test_a_phone_gets_three_prompts_then_only_the_login_whose_link_is_opened(http, linked_person):
+    first = [init(http, linked_person.phone, new_ip()) for _ in range(3)]
+    assert [response.status_code for response in first] == [201, 201, 201]
+    linked_person.emulator.wait_for(lambda: len(prompts(linked_person)) >= 3, timeout=20)
+
+    # A fourth login from yet another client: answered like any other, its prompt held back.
+    fourth = init(http, linked_person.phone, new_ip())
+    assert fourth.status_code == 201
+    assert set(fourth.json()) == set(first[0].json())
     time.sleep(2)  # a fourth prompt would have arrived by now
-    assert len(prompts(linked_person)) == before + 3
+    assert len(prompts(linked_person)) == 3
+
+    # Opening that login's own link proves the person is at its browser: exactly it is prompted.
+    start_token = urllib.parse.parse_qs(urllib.parse.urlsplit(fourth.json()["bot_url"]).query)["start"][0]
+    linked_person.say(f"/start {start_token}")
+    linked_person.emulator.wait_for(lambda: len(prompts(linked_person)) == 4, timeout=20)
+    newest = max(prompts(linked_person), key=lambda m: m["message_id"])
+    linked_person.tap(newest, 0)  # the main stack's simple mode: the first button approves
+    answer = http.get(f"/api/auth/status/{fourth.json()['session_id']}?wait=10").json()
+    assert answer["status"] == "approved" and "tokens" in answer
 
 
 def test_polling_too_fast_gets_slow_down(http):
