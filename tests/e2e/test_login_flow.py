@@ -34,9 +34,13 @@ def test_linked_user_logs_in(system, browser: Browser, linked_person: TelegramPe
     assert me.json()["phone_number"] == linked_person.phone
     assert me.json()["telegram"]["username"] == linked_person.user["username"]
 
-    # The prompt now shows the outcome and has no buttons left to tap.
-    closed = linked_person.message(prompt["message_id"])
-    assert closed["edited"] and not inline_buttons(closed)
+    # The prompt now shows the outcome and has no buttons left to tap. The closing edit follows
+    # the decision's commit, which the long poll may have seen first: wait for it.
+    def closed_prompt():
+        message = linked_person.message(prompt["message_id"])
+        return message if message["edited"] and not inline_buttons(message) else None
+
+    assert linked_person.emulator.wait_for(closed_prompt, timeout=15)
     assert linked_person.wait_for_answers(1)[0]["text"]
 
 
