@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -28,11 +29,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """Run `gunicorn wsgi:app` as the Procfile does; yield its base URL and its log file."""
+@contextlib.contextmanager
+def serving_gunicorn(
+    database_url: str, redis_url: str, log_path: Path, **overrides: str
+) -> Iterator[str]:
+    """Run `gunicorn wsgi:app` as the Procfile does until the block ends; yield its base URL."""
     port = free_port()
-    log_path = tmp_path / "gunicorn.log"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "APP_ENV": "test",
@@ -42,6 +44,7 @@ def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Pa
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "RATE_LIMIT_INIT_PER_IP": "100/minute",
+        **overrides,
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -58,10 +61,18 @@ def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Pa
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not start:\n{log_path.read_text()}")
                 time.sleep(0.1)
-        yield base_url, log_path
+        yield base_url
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+@pytest.fixture
+def gunicorn(database_url: str, redis_url: str, clean_tables: None, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Run `gunicorn wsgi:app` as the Procfile does; yield its base URL and its log file."""
+    log_path = tmp_path / "gunicorn.log"
+    with serving_gunicorn(database_url, redis_url, log_path) as base_url:
+        yield base_url, log_path
 
 
 def request(base_url: str, method: str, path: str, body: bytes | None = None, chunked: bool = False) -> tuple[int, dict]:
@@ -205,35 +216,8 @@ def test_waiting_polls_are_capped_across_the_gevent_workers_of_gunicorn(database
     # Two workers: whichever one each poll lands on, the cap is one count in Redis, not one per worker.
     for key in redis.Redis.from_url(redis_url).scan_iter("waiting-polls:*"):
         redis.Redis.from_url(redis_url).delete(key)
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "TELEGRAM_BOT_USERNAME": "dom_test_bot",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "MAX_WAITING_POLLS_PER_CLIENT": "4",
-        "RATE_LIMIT_POLL_BURST": "1000",
-        "RATE_LIMIT_INIT_PER_IP": "100/minute",
-    }
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{log_path.read_text()}")
-                time.sleep(0.1)
+    overrides = {"WEB_CONCURRENCY": "2", "MAX_WAITING_POLLS_PER_CLIENT": "4", "RATE_LIMIT_POLL_BURST": "1000"}
+    with serving_gunicorn(database_url, redis_url, tmp_path / "gunicorn.log", **overrides) as base_url:
         session_ids = []
         for n in range(5):
             status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": f"+7916123450{n}"}).encode())
@@ -259,6 +243,3 @@ def test_waiting_polls_are_capped_across_the_gevent_workers_of_gunicorn(database
         # The four answered `pending` after their wait and gave their slots back.
         assert slots.zcard("waiting-polls:client:127.0.0.1") == 0
         assert poll(session_ids[4], 1)[0] == 200
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
