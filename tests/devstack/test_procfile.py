@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 
 import pytest
 
+from devstack import PROJECT_ROOT
 from devstack.procfile import parse_procfile, read_procfile, resolve_command
 
 
@@ -46,10 +48,8 @@ def test_resolve_expands_variables_like_a_shell() -> None:
 
 def test_beat_keeps_its_schedule_file_where_git_ignores_it() -> None:
     # `celery -A tasks beat` writes celerybeat-schedule* into its working directory, the project root.
-    import subprocess
-
-    from devstack import PROJECT_ROOT
-
+    # Read .gitignore itself: CI runs from a copy of the checkout that has no .git to ask.
+    patterns = [line.strip() for line in (PROJECT_ROOT / ".gitignore").read_text().splitlines()]
+    patterns = [p for p in patterns if p and not p.startswith("#")]
     for name in ("celerybeat-schedule", "celerybeat-schedule.db", "celerybeat-schedule.dat"):
-        ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=PROJECT_ROOT)
-        assert ignored.returncode == 0, name
+        assert any(fnmatch.fnmatch(name, pattern.strip("/")) for pattern in patterns), name
