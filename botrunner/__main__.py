@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from botrunner import duplicates, webhook
+from botrunner import update_dedup, webhook
 from botrunner.app import ALLOWED_UPDATES, build_application
 from core import database_guard, logs
 from core.settings import ConfigError, get_settings
@@ -35,7 +35,7 @@ def main() -> int:
     logs.configure(settings.log_level, settings.log_format)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     application = build_application(settings)
-    duplicates.install(application)
+    update_dedup.install(application)
     if settings.bot_mode == "webhook":
         log.info("bot serving its webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
         webhook.run(application, settings, ALLOWED_UPDATES)

@@ -8,10 +8,8 @@ from typing import Iterator
 
 import pytest
 
-from devstack.processes import ProcessGroup
-from devstack.services import EmulatorProcess
 from tests.e2e.people import Browser, TelegramPerson
-from tests.e2e.system import BOT_USERNAME, System, start_system
+from tests.e2e.system import System, running_system
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +25,8 @@ def e2e_log_dir(tests_artifacts_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def system(database_url: str, redis_url: str, e2e_log_dir: Path) -> Iterator[System]:
     """Start the emulator, then release, web, worker and bot as real processes."""
-    emulator = EmulatorProcess(bot_username=BOT_USERNAME, log_path=e2e_log_dir / "emulator.log")
-    processes = ProcessGroup(log_dir=e2e_log_dir)
-    with emulator:
-        try:
-            yield start_system(database_url, redis_url, emulator.url, e2e_log_dir, processes, dict(os.environ))
-        finally:
-            processes.stop()
+    with running_system(database_url, redis_url, e2e_log_dir, dict(os.environ)) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

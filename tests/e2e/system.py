@@ -7,15 +7,16 @@ production, and Telegram is faked only at its HTTP boundary (the emulator).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import httpx
 
 from devstack.processes import ProcessGroup
 from devstack.procfile import read_procfile, resolve_command
-from devstack.services import free_port, tail
+from devstack.services import EmulatorProcess, free_port, tail
 from telegram_emulator.client import EmulatorClient
 
 BOT_TOKEN = "123456789:e2e-test-emulator-token-0000000000000"
@@ -64,6 +65,62 @@ class System:
         url = f"http://127.0.0.1:{port}"
         wait_http_ok(f"{url}/readyz", self.log_dir / f"{name}.log", self.processes, name)
         return url
+
+    def launch_worker(self) -> Callable[[], None]:
+        """Start the Procfile's worker; return a function that waits until Celery says it is ready.
+
+        Launched first and waited for later, the processes of the system come up side by side.
+        """
+        offset = self.log_size("worker")
+        self.processes.start("worker", procfile_argv("worker", self.env), env=self.env)
+
+        def wait_ready() -> None:
+            wait_until(
+                lambda: " ready." in self.log_since("worker", offset),
+                STARTUP_TIMEOUT,
+                "celery worker",
+                self.log_dir / "worker.log",
+                self.processes,
+                "worker",
+            )
+
+        return wait_ready
+
+    def launch_bot(self) -> Callable[[], None]:
+        """Start the Procfile's bot; return a function that waits until it long-polls the emulator."""
+        before = len(self.emulator.calls("getUpdates"))
+        self.processes.start("bot", procfile_argv("bot", self.env), env=self.env)
+
+        def wait_polling() -> None:
+            wait_until(
+                lambda: len(self.emulator.calls("getUpdates")) > before,
+                STARTUP_TIMEOUT,
+                "bot polling",
+                self.log_dir / "bot.log",
+                self.processes,
+                "bot",
+            )
+
+        return wait_polling
+
+    def start_worker(self) -> None:
+        """Start the Procfile's worker and wait until it is ready."""
+        self.launch_worker()()
+
+    def start_bot(self) -> None:
+        """Start the Procfile's bot and wait until it long-polls the emulator."""
+        self.launch_bot()()
+
+    def log_size(self, name: str) -> int:
+        """Return the current size of a process's log (an offset for `log_since`)."""
+        log = self.log_dir / f"{name}.log"
+        return log.stat().st_size if log.exists() else 0
+
+    def log_since(self, name: str, offset: int) -> str:
+        """Return what a process logged after `offset`."""
+        with open(self.log_dir / f"{name}.log", "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", errors="replace")
 
     def logs(self) -> str:
         """Return the last lines of every process log (shown when a test fails)."""
@@ -127,19 +184,22 @@ def start_system(
     system = System(env=env, emulator=emulator, log_dir=log_dir, processes=processes)
     if processes.run("release", procfile_argv("release", env), timeout=60, env=env) != 0:
         raise StartupFailed(f"release failed\n{tail(log_dir / 'release.log', 60)}")
-    processes.start("worker", procfile_argv("worker", env), env=env)
-    processes.start("bot", procfile_argv("bot", env), env=env)
+    worker_ready = system.launch_worker()
+    bot_polling = system.launch_bot()
     processes.start("web", procfile_argv("web", env), env=env)
     system.web_url = f"http://127.0.0.1:{port}"
     wait_http_ok(f"{system.web_url}/readyz", log_dir / "web.log", processes, "web")
-    # The bot is ready once it long-polls the emulator; the worker once Celery says so.
-    wait_until(lambda: emulator.calls("getUpdates"), STARTUP_TIMEOUT, "bot polling", log_dir / "bot.log", processes, "bot")
-    wait_until(
-        lambda: " ready." in (log_dir / "worker.log").read_text(errors="replace"),
-        STARTUP_TIMEOUT,
-        "celery worker",
-        log_dir / "worker.log",
-        processes,
-        "worker",
-    )
+    bot_polling()
+    worker_ready()
     return system
+
+
+@contextmanager
+def running_system(database_url: str, redis_url: str, log_dir: Path, base_env: dict[str, str]) -> Iterator[System]:
+    """Start an emulator process, then the system on it (`start_system`); stop every process on exit."""
+    processes = ProcessGroup(log_dir=log_dir)
+    with EmulatorProcess(bot_username=BOT_USERNAME, log_path=log_dir / "emulator.log") as emulator:
+        try:
+            yield start_system(database_url, redis_url, emulator.url, log_dir, processes, base_env)
+        finally:
+            processes.stop()

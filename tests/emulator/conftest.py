@@ -1,4 +1,4 @@
-"""Fixtures: one in-process emulator per test session, reset before every test."""
+"""Fixtures of the emulator's own tests; the emulator itself comes from tests/emulator_fixtures.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from telegram_emulator import start_in_thread
 from telegram_emulator.client import EmulatorClient
 from telegram_emulator.server import RunningEmulator
 
@@ -45,20 +44,10 @@ class RawBotApi:
         return body["result"]
 
 
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[RunningEmulator]:
-    """Serve one emulator for the whole session (tests reset it)."""
-    running = start_in_thread()
-    yield running
-    running.shutdown()
-
-
 @pytest.fixture
-def client(emulator: RunningEmulator) -> Iterator[EmulatorClient]:
-    """Return a control client on a freshly reset emulator."""
-    with EmulatorClient(emulator.url) as emulator_client:
-        emulator_client.reset()
-        yield emulator_client
+def client(fake_telegram: EmulatorClient) -> EmulatorClient:
+    """Return the reset emulator's control client, under the name these tests use."""
+    return fake_telegram
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from typing import Iterator
 
 import pytest
 
-from devstack.processes import ProcessGroup
-from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, create_database, free_port
+from devstack.services import EmbeddedPostgres, EmbeddedRedis, create_database, free_port
 from tests.e2e.people import TelegramPerson
-from tests.e2e.system import BOT_USERNAME, start_system
+from tests.e2e.system import running_system
 from tests.faults import invariants
 from tests.report import findings
 from tests.faults.system import FAULT_ENV, FaultSystem, RecordingBrowser
@@ -58,17 +57,12 @@ def faults(fault_log_dir: Path) -> Iterator[FaultSystem]:
     base = Path(tempfile.mkdtemp(prefix="dom-faults-"))
     postgres = EmbeddedPostgres(base / "pg")
     redis_server = EmbeddedRedis(port=free_port(), log_path=fault_log_dir / "redis.log")
-    emulator = EmulatorProcess(bot_username=BOT_USERNAME, log_path=fault_log_dir / "emulator.log")
-    processes = ProcessGroup(log_dir=fault_log_dir)
     try:
-        with postgres, redis_server, emulator:
+        with postgres, redis_server:
             database_url = create_database(postgres.url, f"dom_faults_{secrets.token_hex(4)}")
             base_env = {**os.environ, **FAULT_ENV}
-            try:
-                system = start_system(database_url, redis_server.url, emulator.url, fault_log_dir, processes, base_env)
+            with running_system(database_url, redis_server.url, fault_log_dir, base_env) as system:
                 yield FaultSystem(system, postgres, redis_server, database_url)
-            finally:
-                processes.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

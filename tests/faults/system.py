@@ -11,7 +11,6 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ import httpx
 from devstack.processes import ProcessGroup
 from devstack.services import EmbeddedPostgres, EmbeddedRedis
 from tests.e2e.people import Browser, TelegramPerson, inline_buttons
-from tests.e2e.system import STARTUP_TIMEOUT, System, procfile_argv, wait_until
+from tests.e2e.system import STARTUP_TIMEOUT, System, wait_until
 
 # Generous limits: these tests start many logins from one IP and poll quickly on purpose;
 # the limits themselves are tested elsewhere.
@@ -110,29 +109,11 @@ class FaultSystem:
 
     def start_worker(self) -> None:
         """Start the worker from the Procfile and wait until Celery says it is ready."""
-        offset = self.log_size("worker")
-        self.processes.start("worker", procfile_argv("worker", self.env), env=self.env)
-        wait_until(
-            lambda: " ready." in self.log_since("worker", offset),
-            STARTUP_TIMEOUT,
-            "celery worker",
-            self.system.log_dir / "worker.log",
-            self.processes,
-            "worker",
-        )
+        self.system.start_worker()
 
     def start_bot(self) -> None:
         """Start the bot from the Procfile and wait until it long-polls the emulator again."""
-        before = len(self.system.emulator.calls("getUpdates"))
-        self.processes.start("bot", procfile_argv("bot", self.env), env=self.env)
-        wait_until(
-            lambda: len(self.system.emulator.calls("getUpdates")) > before,
-            STARTUP_TIMEOUT,
-            "bot polling",
-            self.system.log_dir / "bot.log",
-            self.processes,
-            "bot",
-        )
+        self.system.start_bot()
 
     def restore(self) -> None:
         """Bring back whatever a test left stopped, and wait until the web answers ready."""
@@ -154,12 +135,11 @@ class FaultSystem:
 
     def log_size(self, name: str) -> int:
         """Return the current size of a process's log (an offset for `log_since`)."""
-        log = self.system.log_dir / f"{name}.log"
-        return log.stat().st_size if log.exists() else 0
+        return self.system.log_size(name)
 
     def log_since(self, name: str, offset: int) -> str:
         """Return what a process logged after `offset`."""
-        return _read_from(self.system.log_dir / f"{name}.log", offset)
+        return self.system.log_since(name, offset)
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Run one query on the system's database and return its rows as dicts."""
@@ -187,12 +167,6 @@ class RecordingBrowser(Browser):
         body = super().init(phone)
         self.record.append(body["session_id"])
         return body
-
-
-def _read_from(path: Path, offset: int) -> str:
-    with open(path, "rb") as log:
-        log.seek(offset)
-        return log.read().decode("utf-8", errors="replace")
 
 
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:

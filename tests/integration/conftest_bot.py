@@ -1,7 +1,8 @@
 """Fixtures for the worker's and the bot's integration tests (load with pytest_plugins).
 
 Real Postgres and Redis (`database_url`, `redis_url` from tests/conftest.py), the Telegram
-emulator over real HTTP, real python-telegram-bot.
+emulator over real HTTP (`emulator`, `fake_telegram` from tests/emulator_fixtures.py), real
+python-telegram-bot.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from botrunner.app import ALLOWED_UPDATES, build_application
 from core import auth_sessions, db
 from core.settings import Settings, get_settings
 from tasks import telegram_client
-from telegram_emulator import start_in_thread
 from telegram_emulator.client import EmulatorClient
 from telegram_emulator.server import RunningEmulator
 from tests import factories
@@ -41,31 +41,15 @@ TABLES = "users, auth_sessions, token_families"
 CELERY_QUEUE = "bot-tests"
 
 
-@pytest.fixture(scope="session")
-def bot_emulator() -> Iterator[RunningEmulator]:
-    """Serve one in-process Telegram emulator for the whole session."""
-    running = start_in_thread()
-    yield running
-    running.shutdown()
-
-
 @pytest.fixture
-def fake_telegram(bot_emulator: RunningEmulator) -> Iterator[EmulatorClient]:
-    """Return a control client of a freshly reset emulator."""
-    with EmulatorClient(bot_emulator.url) as client:
-        client.reset()
-        yield client
-
-
-@pytest.fixture
-def bot_settings(database_url: str, redis_url: str, bot_emulator: RunningEmulator) -> Settings:
+def bot_settings(database_url: str, redis_url: str, emulator: RunningEmulator) -> Settings:
     """Return settings pointing at the test database, Redis and the emulator."""
     return Settings(
         app_env="test",
         database_url=database_url,
         redis_url=redis_url,
         telegram_bot_token=BOT_TOKEN,
-        telegram_api_url=bot_emulator.url,
+        telegram_api_url=emulator.url,
         bot_default_language="en",
         db_pool_size=4,
         db_pool_wait=2.0,

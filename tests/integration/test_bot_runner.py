@@ -354,7 +354,7 @@ def test_a_tap_after_expiry_expires_the_session_and_removes_the_buttons(
 
 
 def test_unknown_callback_data_is_answered_without_text(
-    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, bot_emulator: Any
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, emulator: Any
 ) -> None:
     user, session, prompt = sent_prompt(kit, fake_telegram)
 

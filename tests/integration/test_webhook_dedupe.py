@@ -12,7 +12,7 @@ import redis
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from botrunner import duplicates
+from botrunner import update_dedup
 from core.settings import Settings
 from devstack.services import free_port
 
@@ -40,7 +40,7 @@ def context_for(redis_url: str) -> Any:
 def handled(update: Update, context: Any) -> bool:
     """Run the guard; tell whether the update goes on to the handlers."""
     try:
-        asyncio.run(duplicates.drop_duplicate(update, context))
+        asyncio.run(update_dedup.drop_duplicate(update, context))
     except ApplicationHandlerStop:
         return False
     return True
