@@ -21,7 +21,7 @@ def build_application(settings: Settings) -> Application:
     db.configure(settings)
     application = (
         Application.builder()
-        .token(settings.telegram_bot_token)
+        .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .connect_timeout(5)

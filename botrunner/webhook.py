@@ -95,7 +95,7 @@ def updates_app(application: Application, settings: Settings) -> tornado.web.App
     """Return the tornado app that takes updates on the webhook URL's path, and nothing else."""
     path = "/" + url_path(settings.webhook_url)
     return tornado.web.Application(
-        [(rf"{path.rstrip('/')}/?", UpdateHandler, {"bot_application": application, "secret": settings.webhook_secret})],
+        [(rf"{path.rstrip('/')}/?", UpdateHandler, {"bot_application": application, "secret": settings.webhook_secret.get_secret_value()})],
         # Every update is logged by the handlers; tornado's line per request would repeat them.
         log_function=lambda handler: None,
     )
@@ -134,7 +134,7 @@ async def serve(application: Application, settings: Settings, allowed_updates: l
             # Listening first: Telegram may post as soon as the webhook is set.
             await application.bot.set_webhook(
                 url=settings.webhook_url,
-                secret_token=settings.webhook_secret,
+                secret_token=settings.webhook_secret.get_secret_value(),
                 allowed_updates=allowed_updates,
                 max_connections=MAX_WEBHOOK_CONNECTIONS,
             )

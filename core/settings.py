@@ -1,14 +1,19 @@
-"""Settings, read once from the environment (and `.env`), shared by every process."""
+"""Settings, read once from the environment (and `.env`), shared by every process.
+
+Each variable is one field of `Settings`: its type, its default (the contract's, DESIGN.md) and
+what it means. The environment variable is the field's name in capitals.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Callable, Mapping
 
 import limits
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core import config_checks
 
@@ -31,65 +36,111 @@ RATE_LIMIT_SETTINGS = (
     "telegram_send_rate",
 )
 
+# What pydantic's error types mean, said the way an operator reads a variable.
+TYPE_PROBLEMS = {"int_parsing": "must be an integer", "float_parsing": "must be a number"}
+
 
 class ConfigError(Exception):
     """The configuration is unusable; the message lists every problem."""
 
 
-@dataclass(frozen=True)
-class Settings:
+def _normalised(transform: Callable[[str], str]) -> BeforeValidator:
+    """Return a validator that strips a text value and applies `transform` (other values pass)."""
+    return BeforeValidator(lambda value: transform(value.strip()) if isinstance(value, str) else value)
+
+
+def _origins(value: Any) -> Any:
+    """Split a comma-separated list of origins, trimming spaces and trailing slashes."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(item.strip().rstrip("/") for item in items if item.strip())
+
+
+Text = Annotated[str, _normalised(str)]
+LowerText = Annotated[str, _normalised(str.lower)]
+UpperText = Annotated[str, _normalised(str.upper)]
+StrippedSecret = Annotated[SecretStr, _normalised(str)]
+# Read verbatim: a key's surrounding spaces, if any, are part of it.
+Secret = SecretStr
+
+
+def fixed(default: Any, description: str) -> Any:
+    """Declare a setting of the code, not of the environment (tests may still override it)."""
+    return Field(default, description=description, json_schema_extra={"environment": False})
+
+
+class Settings(BaseSettings):
     """Every setting of the product, with the defaults of the contract in DESIGN.md."""
 
-    app_env: str = "production"
-    database_url: str = ""
-    migration_database_url: str = ""
-    redis_url: str = ""
-    telegram_bot_token: str = ""
-    telegram_api_url: str = "https://api.telegram.org"
-    telegram_bot_username: str = ""
-    jwt_secret_key: str = ""
-    jwt_issuer: str = "dance-of-mind"
-    jwt_audience: str = "dance-of-mind-web"
-    access_token_ttl: int = 1800
-    refresh_token_ttl: int = 604800
-    auth_session_ttl: int = 300
-    poll_interval: int = 2
-    allowed_origins: tuple[str, ...] = ()
-    default_phone_region: str = "RU"
-    approval_mode: str = "match"
-    match_cooldown_seconds: int = 300
-    prompt_pause_seconds: int = 3600
-    bot_mode: str = "polling"
-    webhook_url: str = ""
-    webhook_secret: str = ""
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    bot_default_language: str = "ru"
-    site_name: str = "Dance of Mind"
-    rate_limit_init_per_ip: str = "10/minute"
-    rate_limit_init_per_phone: str = "3/10 minutes"
-    rate_limit_refresh_per_family: str = "30/hour"
-    rate_limit_refresh_per_ip: str = "60/minute"
-    rate_limit_poll_burst: int = 2
-    # Waiting long polls (`?wait=`) one client address may hold at once, across all web processes.
-    max_waiting_polls_per_client: int = 50
-    telegram_send_rate: str = "25/second"
-    log_level: str = "INFO"
-    log_format: str = "text"
-    db_pool_size: int = 8
-    db_pool_wait: float = 5.0
-    db_connect_timeout: int = 3
-    max_body_bytes: int = 16 * 1024
-    trusted_proxy_count: int = 0
-    # Prompts one phone may receive across all clients (limits notation); over it, /init still
-    # answers 201 and the prompt waits for the login's own bot_url.
-    prompt_budget_per_phone: str = "3/10 minutes"
-    # How long a login may be refreshed for, and the token /metrics asks for (empty: public).
-    login_max_age: int = 2592000
-    metrics_token: str = ""
-    # Days after which finished logins and ended token families are deleted (core/retention.py).
-    retention_days: int = 30
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    app_env: LowerText = Field("production", description="production, development or test")
+    database_url: Text = Field("", description="Postgres URL of the processes' own role")
+    migration_database_url: Text = Field("", description="Postgres URL migrations run with (else DATABASE_URL)")
+    redis_url: Text = Field("", description="Redis URL: Celery's broker, limits and the status cache")
+    telegram_bot_token: StrippedSecret = Field(SecretStr(""), description="the bot's token from @BotFather")
+    telegram_api_url: Annotated[str, _normalised(lambda url: url.rstrip("/"))] = Field(
+        "https://api.telegram.org", description="the Bot API server"
+    )
+    telegram_bot_username: Annotated[str, _normalised(lambda name: name.lstrip("@"))] = Field(
+        "", description="the bot's @username (asked of getMe when empty)"
+    )
+    jwt_secret_key: Secret = Field(SecretStr(""), description="the key that signs access and refresh tokens")
+    jwt_issuer: str = fixed("dance-of-mind", "the tokens' iss claim")
+    jwt_audience: str = fixed("dance-of-mind-web", "the tokens' aud claim")
+    access_token_ttl: int = Field(1800, description="seconds an access token lives")
+    refresh_token_ttl: int = Field(604800, description="seconds a refresh token lives")
+    auth_session_ttl: int = Field(300, description="seconds a login waits for its tap")
+    poll_interval: int = Field(2, description="seconds between status polls")
+    allowed_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(
+        (), description="the frontend's origins, comma-separated"
+    )
+    default_phone_region: UpperText = Field("RU", description="region of phone numbers written without +")
+    approval_mode: LowerText = Field("match", description="'match' (pick the site's number) or 'simple'")
+    match_cooldown_seconds: int = Field(300, description="seconds approvals are blocked after a wrong number")
+    prompt_pause_seconds: int = Field(3600, description="seconds prompts pause after 'Not me'")
+    bot_mode: LowerText = Field("polling", description="'polling' or 'webhook'")
+    webhook_url: Text = Field("", description="the public https URL Telegram posts updates to")
+    webhook_secret: Secret = Field(SecretStr(""), description="the secret Telegram sends with every update")
+    webhook_listen: Text = Field("127.0.0.1", description="address the webhook server binds")
+    webhook_port: int = Field(8443, description="port the webhook server binds")
+    bot_default_language: LowerText = Field("ru", description="the bot's language when Telegram gives none")
+    site_name: Text = Field("Dance of Mind", description="the site's name in the bot's messages")
+    rate_limit_init_per_ip: Text = Field("10/minute", description="/init per client address")
+    rate_limit_init_per_phone: Text = Field("3/10 minutes", description="/init per phone and client")
+    rate_limit_refresh_per_family: Text = Field("30/hour", description="/refresh per login")
+    rate_limit_refresh_per_ip: Text = Field("60/minute", description="/refresh per client address")
+    rate_limit_poll_burst: int = Field(2, description="status polls allowed ahead of POLL_INTERVAL")
+    max_waiting_polls_per_client: int = Field(
+        50, description="waiting long polls (?wait=) one client address may hold at once, across all web processes"
+    )
+    telegram_send_rate: Text = Field("25/second", description="the bot's global Bot API send budget")
+    log_level: UpperText = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: LowerText = Field("text", description="'text' or 'json'")
+    db_pool_size: int = Field(8, description="Postgres connections per process")
+    db_pool_wait: float = Field(5.0, description="seconds to wait for a pooled connection")
+    db_connect_timeout: int = fixed(3, "seconds to wait for a new Postgres connection")
+    max_body_bytes: int = fixed(16 * 1024, "the largest request body the web app reads")
+    trusted_proxy_count: int = Field(0, description="reverse proxies in front of the web app (X-Forwarded-For)")
+    prompt_budget_per_phone: Text = Field(
+        "3/10 minutes",
+        description="prompts one phone may receive across all clients; over it, /init still answers 201 "
+        "and the prompt waits for the login's own bot_url",
+    )
+    login_max_age: int = Field(2592000, description="seconds a login may be refreshed for")
+    metrics_token: StrippedSecret = Field(SecretStr(""), description="the token /metrics asks for (empty: public)")
+    retention_days: int = Field(30, description="days after which finished logins and ended token families go")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Build from the arguments only: `Settings()` is the contract's defaults; `from_environ` reads variables."""
+        return (init_settings,)
 
     @property
     def relaxed(self) -> bool:
@@ -99,9 +150,10 @@ class Settings:
     @property
     def effective_jwt_secret_key(self) -> str:
         """Return the JWT key, or the fixed insecure one in dev/test when none is set."""
-        if not self.jwt_secret_key and self.relaxed:
+        key = self.jwt_secret_key.get_secret_value()
+        if not key and self.relaxed:
             return INSECURE_DEV_JWT_KEY
-        return self.jwt_secret_key
+        return key
 
     @property
     def release_database_url(self) -> str:
@@ -152,20 +204,23 @@ class Settings:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
             found += config_checks.webhook_problems(
-                self.webhook_url, self.webhook_secret, self.webhook_port, self.relaxed, self.telegram_api_url
+                self.webhook_url,
+                self.webhook_secret.get_secret_value(),
+                self.webhook_port, self.relaxed, self.telegram_api_url
             )
         if self.relaxed:
             return found
         # The production guard. Only the web app signs tokens and answers browsers, so only it
         # needs the JWT key and the origins: the bot and the worker need not be given them.
-        if process == "web" and len(self.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
+        jwt_secret_key = self.jwt_secret_key.get_secret_value()
+        if process == "web" and len(jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
             found.append(
                 f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} random bytes outside "
                 "development/test (generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         if process == "web":
             found += config_checks.allowed_origins_problems(self.allowed_origins)
-        if process == "web" and self.jwt_secret_key == INSECURE_DEV_JWT_KEY:
+        if process == "web" and jwt_secret_key == INSECURE_DEV_JWT_KEY:
             found.append(
                 "JWT_SECRET_KEY is the published development key: anyone can sign tokens with it "
                 "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -183,11 +238,10 @@ class Settings:
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Return a copy with some settings replaced (used by tests and create_app)."""
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
+        unknown = set(overrides) - set(type(self).model_fields)
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-        return replace(self, **overrides)
+        return _validated(type(self), {**dict(self), **overrides})
 
 
 def is_rate_limit(text: str) -> bool:
@@ -199,80 +253,42 @@ def is_rate_limit(text: str) -> bool:
     return len(parsed) == 1 and parsed[0].amount > 0
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
-def _str(environ: Mapping[str, str], name: str, default: str) -> str:
-    return environ.get(name, "").strip() or default
+def environment_name(field_name: str) -> str:
+    """Return the environment variable of a setting."""
+    return field_name.upper()
 
 
 def from_environ(environ: Mapping[str, str]) -> Settings:
-    """Build settings from an environment mapping, applying the contract's defaults."""
-    defaults = Settings()
-    origins = tuple(o.strip().rstrip("/") for o in environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
-    return Settings(
-        app_env=_str(environ, "APP_ENV", defaults.app_env).lower(),
-        database_url=_str(environ, "DATABASE_URL", ""),
-        migration_database_url=_str(environ, "MIGRATION_DATABASE_URL", ""),
-        redis_url=_str(environ, "REDIS_URL", ""),
-        telegram_bot_token=_str(environ, "TELEGRAM_BOT_TOKEN", ""),
-        telegram_api_url=_str(environ, "TELEGRAM_API_URL", defaults.telegram_api_url).rstrip("/"),
-        telegram_bot_username=_str(environ, "TELEGRAM_BOT_USERNAME", "").lstrip("@"),
-        jwt_secret_key=environ.get("JWT_SECRET_KEY", ""),
-        access_token_ttl=_int(environ, "ACCESS_TOKEN_TTL", defaults.access_token_ttl),
-        refresh_token_ttl=_int(environ, "REFRESH_TOKEN_TTL", defaults.refresh_token_ttl),
-        auth_session_ttl=_int(environ, "AUTH_SESSION_TTL", defaults.auth_session_ttl),
-        poll_interval=_int(environ, "POLL_INTERVAL", defaults.poll_interval),
-        allowed_origins=origins,
-        default_phone_region=_str(environ, "DEFAULT_PHONE_REGION", defaults.default_phone_region).upper(),
-        approval_mode=_str(environ, "APPROVAL_MODE", defaults.approval_mode).lower(),
-        match_cooldown_seconds=_int(environ, "MATCH_COOLDOWN_SECONDS", defaults.match_cooldown_seconds),
-        prompt_pause_seconds=_int(environ, "PROMPT_PAUSE_SECONDS", defaults.prompt_pause_seconds),
-        bot_mode=_str(environ, "BOT_MODE", defaults.bot_mode).lower(),
-        webhook_url=_str(environ, "WEBHOOK_URL", ""),
-        webhook_secret=environ.get("WEBHOOK_SECRET", ""),
-        webhook_listen=_str(environ, "WEBHOOK_LISTEN", defaults.webhook_listen),
-        webhook_port=_int(environ, "WEBHOOK_PORT", defaults.webhook_port),
-        bot_default_language=_str(environ, "BOT_DEFAULT_LANGUAGE", defaults.bot_default_language).lower(),
-        site_name=_str(environ, "SITE_NAME", defaults.site_name),
-        rate_limit_init_per_ip=_str(environ, "RATE_LIMIT_INIT_PER_IP", defaults.rate_limit_init_per_ip),
-        rate_limit_init_per_phone=_str(environ, "RATE_LIMIT_INIT_PER_PHONE", defaults.rate_limit_init_per_phone),
-        rate_limit_refresh_per_family=_str(
-            environ, "RATE_LIMIT_REFRESH_PER_FAMILY", defaults.rate_limit_refresh_per_family
-        ),
-        rate_limit_refresh_per_ip=_str(environ, "RATE_LIMIT_REFRESH_PER_IP", defaults.rate_limit_refresh_per_ip),
-        rate_limit_poll_burst=_int(environ, "RATE_LIMIT_POLL_BURST", defaults.rate_limit_poll_burst),
-        max_waiting_polls_per_client=_int(
-            environ, "MAX_WAITING_POLLS_PER_CLIENT", defaults.max_waiting_polls_per_client
-        ),
-        telegram_send_rate=_str(environ, "TELEGRAM_SEND_RATE", defaults.telegram_send_rate),
-        log_level=_str(environ, "LOG_LEVEL", defaults.log_level).upper(),
-        log_format=_str(environ, "LOG_FORMAT", defaults.log_format).lower(),
-        db_pool_size=_int(environ, "DB_POOL_SIZE", defaults.db_pool_size),
-        db_pool_wait=_float(environ, "DB_POOL_WAIT", defaults.db_pool_wait),
-        trusted_proxy_count=_int(environ, "TRUSTED_PROXY_COUNT", defaults.trusted_proxy_count),
-        prompt_budget_per_phone=_str(environ, "PROMPT_BUDGET_PER_PHONE", defaults.prompt_budget_per_phone),
-        login_max_age=_int(environ, "LOGIN_MAX_AGE", defaults.login_max_age),
-        metrics_token=environ.get("METRICS_TOKEN", "").strip(),
-        retention_days=_int(environ, "RETENTION_DAYS", defaults.retention_days),
-    )
+    """Build settings from an environment mapping; a blank or absent variable keeps its default.
+
+    Raises ConfigError naming every variable whose value has the wrong type, one per line.
+    """
+    values = {
+        name: raw
+        for name, info in Settings.model_fields.items()
+        if (info.json_schema_extra or {}).get("environment", True)
+        and (raw := environ.get(environment_name(name), "")).strip()
+    }
+    return _validated(Settings, values)
+
+
+def _validated(cls: type[Settings], values: Mapping[str, Any]) -> Settings:
+    """Build `cls` from `values`; raise one ConfigError with a sentence per wrong value."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        sentences = []
+        for error in exc.errors(include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else ""
+            problem = TYPE_PROBLEMS.get(error["type"], error["msg"][:1].lower() + error["msg"][1:])
+            shown = "" if _is_secret(name) else f", got {values.get(name)!r}"
+            sentences.append(f"{environment_name(name) or 'settings'} {problem}{shown}")
+        raise ConfigError("\n".join(sentences)) from None
+
+
+def _is_secret(name: str) -> bool:
+    info = Settings.model_fields.get(name)
+    return info is not None and info.annotation is SecretStr
 
 
 def load_dotenv_file() -> None:

@@ -42,7 +42,7 @@ def build_bot() -> Bot:
         send_budget, connection_pool_size=8, connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5
     )
     return Bot(
-        settings.telegram_bot_token,
+        settings.telegram_bot_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
         request=request,
@@ -55,7 +55,7 @@ def send_budget() -> send_rate.SendBudget:
     return send_rate.SendBudget(
         redis_client.get_redis(settings),
         send_rate.parse(settings.telegram_send_rate),
-        send_rate.key_for(settings.telegram_bot_token),
+        send_rate.key_for(settings.telegram_bot_token.get_secret_value()),
     )
 
 

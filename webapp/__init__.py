@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
 from flask import Flask, Response, request
@@ -27,7 +26,7 @@ from webapp import (
     security_headers,
 )
 
-SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+SETTING_NAMES = frozenset(Settings.model_fields)
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; `config` keys that name settings override them, the rest go to `app.config`."""

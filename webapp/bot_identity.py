@@ -22,7 +22,7 @@ def bot_username(settings: Settings) -> str:
     """Return the bot's username, raising ServiceUnavailable when Telegram can't tell us."""
     if settings.telegram_bot_username:
         return settings.telegram_bot_username
-    key = (settings.telegram_api_url, settings.telegram_bot_token)
+    key = (settings.telegram_api_url, settings.telegram_bot_token.get_secret_value())
     with _lock:
         known = _usernames.get(key)
     if known is None:
@@ -40,9 +40,9 @@ def deep_link(username: str, start_token: str) -> str:
 
 
 def _ask_get_me(settings: Settings) -> str:
-    if not settings.telegram_bot_token:
+    if not settings.telegram_bot_token.get_secret_value():
         raise ServiceUnavailable("telegram", "neither TELEGRAM_BOT_USERNAME nor TELEGRAM_BOT_TOKEN is set")
-    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token}/getMe"
+    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token.get_secret_value()}/getMe"
     try:
         response = httpx.get(url, timeout=GET_ME_TIMEOUT_SECONDS)
         username = response.json()["result"]["username"]

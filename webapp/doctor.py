@@ -104,7 +104,7 @@ def check_settings(settings: Settings) -> list[Result]:
 
 def _jwt_key(settings: Settings) -> Result:
     fix = "JWT_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-    size = len(settings.jwt_secret_key.encode())
+    size = len(settings.jwt_secret_key.get_secret_value().encode())
     if size >= MIN_JWT_KEY_BYTES:
         return Result(OK, "jwt key", f"{size} bytes")
     status = WARN if settings.relaxed else FAIL
@@ -125,10 +125,10 @@ DEFAULT_WEB_HOST = "127.0.0.1"
 
 
 def _metrics_token(settings: Settings, web_host: str) -> Result:
-    warnings = config_checks.metrics_token_warnings(settings.metrics_token, [web_host])
+    warnings = config_checks.metrics_token_warnings(settings.metrics_token.get_secret_value(), [web_host])
     if warnings:
         return Result(WARN, "metrics", warnings[0], f"METRICS_TOKEN=$({config_checks.GENERATE_SECRET})")
-    if settings.metrics_token:
+    if settings.metrics_token.get_secret_value():
         return Result(OK, "metrics", "/metrics needs the METRICS_TOKEN")
     return Result(OK, "metrics", f"/metrics is public, but the web binds {web_host} (HOST) only")
 
@@ -177,14 +177,14 @@ def check_redis(settings: Settings) -> Result:
 
 def _bot_api(settings: Settings, method: str) -> dict:
     """Call a Bot API method; return its JSON answer (errors answer JSON too)."""
-    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token}/{method}"
+    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token.get_secret_value()}/{method}"
     response = httpx.get(url, timeout=TELEGRAM_TIMEOUT_SECONDS)
     return response.json()
 
 
 def check_bot_token(settings: Settings) -> Result:
     """Check the bot token with getMe."""
-    if not settings.telegram_bot_token:
+    if not settings.telegram_bot_token.get_secret_value():
         return Result(FAIL, "telegram token", "TELEGRAM_BOT_TOKEN is not set", "get a token from @BotFather")
     try:
         answer = _bot_api(settings, "getMe")
@@ -210,7 +210,7 @@ def check_bot_token(settings: Settings) -> Result:
 
 def check_webhook(settings: Settings) -> Result:
     """Check the webhook state against BOT_MODE with getWebhookInfo."""
-    if not settings.telegram_bot_token:
+    if not settings.telegram_bot_token.get_secret_value():
         return Result(FAIL, "telegram webhook", "cannot check without TELEGRAM_BOT_TOKEN")
     try:
         answer = _bot_api(settings, "getWebhookInfo")

@@ -9,31 +9,11 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from core.errors import ServiceUnavailable
+from webapp import error_catalogue
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
-
-# Codes and sentences for the HTTP errors Flask and Werkzeug raise on their own.
-HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "The request could not be understood."),
-    401: ("authorization_required", "This endpoint needs a valid access token."),
-    403: ("forbidden", "You are not allowed to do this."),
-    404: ("not_found", "There is nothing at this address."),
-    405: ("method_not_allowed", "This method is not allowed here."),
-    406: ("not_acceptable", "This endpoint only answers JSON."),
-    408: ("request_timeout", "The request took too long to arrive."),
-    411: ("length_required", "Send a Content-Length header."),
-    413: ("payload_too_large", "The request body is too large."),
-    414: ("uri_too_long", "The address is too long."),
-    415: ("unsupported_media_type", "Send the body as application/json."),
-    429: ("rate_limited", "Too many requests; try again later."),
-    431: ("request_header_fields_too_large", "The request headers are too large."),
-    500: ("internal_error", "Something went wrong on our side."),
-    501: ("not_implemented", "This is not implemented."),
-    503: ("service_unavailable", "The service is temporarily unavailable; try again shortly."),
-}
-
 
 class ApiError(Exception):
     """An expected failure that becomes an error response (raise it from any view)."""
@@ -44,6 +24,11 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+
+    @classmethod
+    def of(cls, code: str, message: str | None = None, headers: Mapping[str, str] | None = None) -> "ApiError":
+        """Return the error of a catalogued code, with its status and (unless given) its sentence."""
+        return cls(error_catalogue.status_of(code), code, message or error_catalogue.message_of(code), headers)
 
 
 def error_response(
@@ -67,7 +52,7 @@ def error_response(
 def service_unavailable_response(service: str) -> Response:
     """Answer 503 with Retry-After, naming the backing service that is down."""
     return error_response(
-        503,
+        error_catalogue.status_of("service_unavailable"),
         "service_unavailable",
         f"The service is temporarily unavailable ({service}); try again shortly.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -82,7 +67,9 @@ def handle_api_error(error: ApiError) -> Response:
 def handle_http_exception(error: HTTPException) -> Response:
     """Answer a Werkzeug HTTP error (404, 405, 413...) in the JSON shape, keeping its headers."""
     status = error.code or 500
-    code, message = HTTP_ERRORS.get(status, (_snake_case(error.name), error.name + "."))
+    code = error_catalogue.HTTP_STATUS_CODES.get(status)
+    message = error_catalogue.message_of(code) if code else error.name + "."
+    code = code or _snake_case(error.name)
     # Keep what the exception says about the protocol (Allow on 405, Retry-After...).
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     return error_response(status, code, message, headers)
@@ -97,8 +84,7 @@ def handle_service_unavailable(error: ServiceUnavailable) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     """Log any other exception with its traceback and answer a detail-free 500."""
     log.exception("unhandled %s on %s %s", type(error).__name__, request.method, _route())
-    code, message = HTTP_ERRORS[500]
-    return error_response(500, code, message)
+    return error_response(500, "internal_error", error_catalogue.message_of("internal_error"))
 
 
 def register(app: Flask) -> None:

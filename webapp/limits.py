@@ -245,12 +245,7 @@ def _hit(state: RateLimits, limit_text: str, scope: str, key: str) -> None:
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc
     metrics.count_rate_limit_hit(scope)
-    raise ApiError(
-        429,
-        "rate_limited",
-        "Too many attempts; try again later.",
-        {"Retry-After": str(retry_after_seconds(reset_at - time.time()))},
-    )
+    raise ApiError.of("rate_limited", headers={"Retry-After": str(retry_after_seconds(reset_at - time.time()))})
 
 
 def _digest(value: str) -> str:

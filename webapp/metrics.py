@@ -102,7 +102,7 @@ def _approval_histogram(stored: dict[str, float]) -> HistogramMetricFamily:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Answer with every metric in Prometheus's text format (to the METRICS_TOKEN's holder, when set)."""
-    metrics_token = current_app.extensions["settings"].metrics_token
+    metrics_token = current_app.extensions["settings"].metrics_token.get_secret_value()
     if metrics_token and not presents_token(request.headers.get("Authorization", ""), metrics_token):
         return error_response(
             401, "authorization_required", "/metrics needs the METRICS_TOKEN as a bearer token.",

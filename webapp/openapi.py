@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from webapp import requests_json, schemas
+from webapp import error_catalogue, requests_json, schemas
 
 API_TITLE = "Dance of Mind"
 API_VERSION = "1.0.0"
@@ -29,30 +29,6 @@ JSON_MEDIA_TYPE = "application/json"
 DOCUMENT_KEY = "openapi_document"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# One example message per error code, for the document only (the views say the real ones).
-ERROR_MESSAGES: dict[str, str] = {
-    "malformed_json": "The body is not valid JSON.",
-    "invalid_body": "The body must be a JSON object.",
-    "missing_field": "The field '{field}' is required.",
-    "invalid_field": "The field '{field}' must be a string.",
-    "payload_too_large": "The request body is too large.",
-    "unsupported_media_type": "Send the body as application/json.",
-    "invalid_phone_number": "This is not a valid phone number.",
-    "invalid_wait": f"wait must be a whole number of seconds from 0 to {schemas.MAX_WAIT_SECONDS}.",
-    "session_not_found": "There is no such login session.",
-    "session_not_pending": "This login is no longer pending.",
-    "session_consumed": "The tokens of this login were already handed out.",
-    "authorization_required": "An access token is required.",
-    "invalid_token": "The token is invalid.",
-    "token_expired": "The token has expired.",
-    "token_revoked": "The token has been revoked.",
-    "token_reused": "This refresh token was already used; the login has been ended.",
-    "login_expired": "This login is too old to refresh; sign in again.",
-    "rate_limited": "Too many requests; try again later.",
-    "slow_down": "Polled faster than poll_interval; slow down.",
-    "service_unavailable": "The service is temporarily unavailable; try again shortly.",
-}
 
 # Every route refuses an oversized body before routing; every /api/auth call needs Postgres and Redis.
 COMMON_ERRORS: dict[int, tuple[str, ...]] = {413: ("payload_too_large",)}
@@ -333,7 +309,7 @@ def error_response(
 def error_example(code: str, body: type[BaseModel] | None) -> dict[str, Any]:
     """Return an example error body of a code (field errors name the body's first field)."""
     field_name = next(iter(body.model_fields), "field") if body is not None else "field"
-    return {"error": {"code": code, "message": ERROR_MESSAGES[code].format(field=field_name)}}
+    return {"error": {"code": code, "message": error_catalogue.message_of(code).format(field=field_name)}}
 
 
 bp = Blueprint("openapi", __name__)

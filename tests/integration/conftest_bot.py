@@ -62,7 +62,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "APP_ENV": settings.app_env,
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
-        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token,
+        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token.get_secret_value(),
         "TELEGRAM_API_URL": settings.telegram_api_url,
         "BOT_DEFAULT_LANGUAGE": settings.bot_default_language,
         "BOT_MODE": "polling",

@@ -7,7 +7,6 @@ default, BOT_DEFAULT_LANGUAGE=ru.
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ SITE = "Dance of Mind"
 @pytest.fixture
 def bot_settings(bot_settings: Settings) -> Settings:
     """Return the bot tests' settings with the product's default language, Russian."""
-    return dataclasses.replace(bot_settings, bot_default_language="ru")
+    return bot_settings.with_overrides(bot_default_language="ru")
 
 
 def said(fake_telegram: EmulatorClient, chat_id: int, text: str) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def chat_id(fake_telegram) -> int:
 @pytest.fixture
 def clean_budget(bot_settings: Settings) -> str:
     """Delete the bot's budget key, so sends of earlier tests don't count; return the key."""
-    key = send_rate.key_for(bot_settings.telegram_bot_token)
+    key = send_rate.key_for(bot_settings.telegram_bot_token.get_secret_value())
     redis.Redis.from_url(bot_settings.redis_url).delete(key)
     return key
 
@@ -77,7 +77,7 @@ def test_two_worker_processes_together_keep_to_the_rate(bot_settings, fake_teleg
         "APP_ENV": "test",
         "DATABASE_URL": bot_settings.database_url,
         "REDIS_URL": bot_settings.redis_url,
-        "TELEGRAM_BOT_TOKEN": bot_settings.telegram_bot_token,
+        "TELEGRAM_BOT_TOKEN": bot_settings.telegram_bot_token.get_secret_value(),
         "TELEGRAM_API_URL": bot_settings.telegram_api_url,
         "TELEGRAM_SEND_RATE": "5/second",
         "PYTHONPATH": str(PROJECT_ROOT),

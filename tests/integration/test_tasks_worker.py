@@ -43,4 +43,4 @@ def test_a_worker_honours_429_sends_once_and_expires_on_time(
     assert fake_telegram.invalid_calls() == []
     output = "".join(celery_worker.output)  # type: ignore[attr-defined]
     assert "Traceback" not in output, output
-    assert worker_env.telegram_bot_token not in output  # httpx would log it in every request URL
+    assert worker_env.telegram_bot_token.get_secret_value() not in output  # httpx would log it in every request URL

@@ -40,7 +40,7 @@ def test_a_working_setup_passes_every_check(worker_env, celery_worker):
         "ok   settings", "ok   jwt key", "ok   allowed origins", "ok   metrics", "ok   postgres", "ok   redis",
         "ok   telegram token", "ok   telegram webhook", "ok   worker",
     ]
-    assert worker_env.telegram_bot_token not in result.output
+    assert worker_env.telegram_bot_token.get_secret_value() not in result.output
 
 
 def test_dead_services_each_fail_within_bounds(worker_env):
@@ -80,7 +80,7 @@ def test_no_worker_fails(worker_env):
 
 
 def test_a_webhook_set_while_polling_fails(worker_env, fake_telegram):
-    api = f"{worker_env.telegram_api_url}/bot{worker_env.telegram_bot_token}"
+    api = f"{worker_env.telegram_api_url}/bot{worker_env.telegram_bot_token.get_secret_value()}"
     assert httpx.post(f"{api}/setWebhook", json={"url": "https://bot.example.com/hook"}).json()["ok"]
     try:
         result = by_name(doctor.run(good_settings(worker_env)))["telegram webhook"]

@@ -83,7 +83,7 @@ def test_webhook_mode_serves_our_own_webhook_server_with_the_url_path_and_the_se
     assert served["app"] is application
     assert (settings.webhook_listen, settings.webhook_port) == ("127.0.0.1", 8443)
     assert webhook.url_path(settings.webhook_url) == "telegram/updates"
-    assert settings.webhook_secret == secret
+    assert settings.webhook_secret.get_secret_value() == secret
     assert served["allowed"] == ["message", "callback_query"]
     assert [group for _, group in application.handlers] == [-1]  # duplicates are dropped first
 

@@ -13,8 +13,8 @@ TOKEN = "s3cret-metrics-token-0123456789abcdef"
 
 
 def test_metrics_token_is_read_and_unset_by_default():
-    assert from_environ(BASE).metrics_token == ""
-    assert from_environ({**BASE, "METRICS_TOKEN": f" {TOKEN} "}).metrics_token == TOKEN
+    assert from_environ(BASE).metrics_token.get_secret_value() == ""
+    assert from_environ({**BASE, "METRICS_TOKEN": f" {TOKEN} "}).metrics_token.get_secret_value() == TOKEN
 
 
 def test_login_max_age_defaults_to_thirty_days_and_must_be_positive():

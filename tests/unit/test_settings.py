@@ -55,3 +55,26 @@ def test_number_matching_is_the_default_with_its_holds():
     custom = from_environ({**BASE, "APPROVAL_MODE": "SIMPLE", "MATCH_COOLDOWN_SECONDS": "60", "PROMPT_PAUSE_SECONDS": "0"})
     assert (custom.approval_mode, custom.match_cooldown_seconds) == ("simple", 60)
     assert any("PROMPT_PAUSE_SECONDS" in p for p in custom.problems())
+
+
+def test_every_wrong_type_is_one_sentence_naming_its_variable():
+    with pytest.raises(ConfigError) as refused:
+        from_environ({**BASE, "ACCESS_TOKEN_TTL": "soon", "DB_POOL_WAIT": "later", "WEBHOOK_PORT": "8.5"})
+    assert str(refused.value).splitlines() == [
+        "ACCESS_TOKEN_TTL must be an integer, got 'soon'",
+        "WEBHOOK_PORT must be an integer, got '8.5'",
+        "DB_POOL_WAIT must be a number, got 'later'",
+    ]
+
+
+def test_secrets_never_show_in_the_settings_repr():
+    secrets = {name: f"{name}-value-{'x' * 32}" for name in ("JWT_SECRET_KEY", "TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET", "METRICS_TOKEN")}
+    s = from_environ({**BASE, **secrets})
+    assert not any(value in repr(s) or value in str(s) for value in secrets.values())
+    assert s.telegram_bot_token.get_secret_value() == secrets["TELEGRAM_BOT_TOKEN"]
+
+
+def test_each_setting_is_described_and_the_bare_constructor_ignores_the_environment(monkeypatch):
+    assert all(info.description for info in settings_module.Settings.model_fields.values())
+    monkeypatch.setenv("DATABASE_URL", "postgresql://from-the-environment/x")
+    assert settings_module.Settings().database_url == ""
