@@ -8,7 +8,7 @@ import pytest
 from telegram.ext import Application
 
 from core import auth_sessions, db, phones, prompt_targets, texts, users
-from tasks.prompts import send_approval_prompt
+from tasks.delivery import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
