@@ -22,7 +22,7 @@ from telegram.error import RetryAfter, TelegramError
 from core import auth_sessions, db, events, prompt_delivery, prompts, redis_client, shared_metrics, users
 from core.settings import get_settings
 from jobs import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app
-from tasks.retry_policy import TelegramTask, retry_after_429
+from tasks.retry_policy import TelegramTask, retry_after_429, retry_before_expiry
 from telegram_sender import sender
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,7 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
             message_id = sender.send(chat_id, prompts.approval_prompt(session, language, get_settings().site_name))
         except TelegramError as exc:
             shared_metrics.count(shared_metrics.PROMPT_SEND_FAILURES)
-            if isinstance(exc, RetryAfter):
-                retry_after_429(task, exc, seconds_left=session["expires_in"])
+            retry_before_expiry(task, exc, seconds_left=session["expires_in"])
             raise
         prompt_delivery.remember_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk, chat_id,
                                           message_id)

@@ -1,7 +1,8 @@
 """How our tasks retry: Celery's own options, plus Telegram's 429 and the outages of our own services.
 
-- Telegram 5xx and timeouts: `autoretry_for` with exponential backoff (1, 2, 4, 8, 16 s, jittered),
-  given up after `max_retries`.
+- Telegram 5xx and timeouts: `autoretry_for` with exponential backoff (1, 2, 4, 8, 16 s), given
+  up after `max_retries`. No jitter: copies that failed together and retry together still take
+  turns from the shared send budget, so they can't burst past Telegram's limit.
 - Telegram 429: after exactly the `retry_after` it asks for (`retry_after_429`), never past the
   login's expiry.
 - Postgres or Redis down: retried like a 5xx, but for about the lifetime of a login
@@ -15,6 +16,7 @@ from typing import Any
 
 import redis
 from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from core import events, shared_metrics
@@ -37,7 +39,7 @@ class OutageRetryingTask(Task):
     autoretry_for = OUTAGES
     retry_backoff = 1
     retry_backoff_max = 16
-    retry_jitter = True
+    retry_jitter = False
     max_retries = OUTAGE_MAX_RETRIES
 
     def retry(self, *args: Any, exc: BaseException | None = None, max_retries: int | None = None,
@@ -91,3 +93,15 @@ def retry_after_429(task: Task, exc: RetryAfter, seconds_left: float | None = No
     if seconds_left is not None and delay >= seconds_left:
         raise ExpiresFirst(f"session expires before the next try: {exc}") from exc
     raise task.retry(countdown=delay, exc=exc)
+
+
+def retry_before_expiry(task: Task, exc: TelegramError, seconds_left: float) -> None:
+    """Retry a failed call in time for the login, or raise ExpiresFirst; return for a call not to be retried."""
+    if isinstance(exc, RetryAfter):
+        retry_after_429(task, exc, seconds_left)
+    if isinstance(exc, task.autoretry_for) and not isinstance(exc, task.dont_autoretry_for):
+        # The wait Celery's autoretry is about to choose, from the task's own options.
+        delay = get_exponential_backoff_interval(task.retry_backoff, task.request.retries, task.retry_backoff_max,
+                                                 task.retry_jitter)
+        if delay >= seconds_left:
+            raise ExpiresFirst(f"session expires before the next try: {exc}") from exc
