@@ -23,7 +23,10 @@ beat_schedule = {
     "delete-personal-data-of-finished-logins": {"task": "tasks.purge_finished_logins", "schedule": 3600.0},
     # A prompt whose worker died on another host waits for its lease to lapse, then for this sweep,
     # instead of the broker's hour-long visibility timeout.
-    "requeue-stalled-logins": {"task": "tasks.requeue_stalled_sessions", "schedule": 30.0},
+    # Dropped unrun after 30 s: while no worker takes them, sweeps must not pile up in the queue.
+    "requeue-stalled-logins": {
+        "task": "tasks.requeue_stalled_sessions", "schedule": 30.0, "options": {"expires": 30.0},
+    },
 }
 
 # Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;

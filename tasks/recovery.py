@@ -51,7 +51,7 @@ def recover_sessions(self: Task, why: str, crashed_worker: str | None = None) ->
     events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts, leases_freed=freed)
 
 
-@app.task(name=REQUEUE_STALLED_SESSIONS, bind=True, base=OutageRetryingTask, expires=60)
+@app.task(name=REQUEUE_STALLED_SESSIONS, bind=True, base=OutageRetryingTask)
 def requeue_stalled_sessions(self: Task) -> None:
     """Re-enqueue the prompts whose lease lapsed (their worker died) and the expiries long overdue."""
     with db.transaction() as conn:

@@ -49,7 +49,12 @@ class OutageRetryingTask(Task):
             if self.request.is_eager or self.request.called_directly:
                 raise exc  # tests and direct calls see the outage; only the worker retries
             max_retries = OUTAGE_MAX_RETRIES if max_retries is None else max_retries
-        return super().retry(*args, exc=exc, max_retries=max_retries, **kwargs)
+        try:
+            return super().retry(*args, exc=exc, max_retries=max_retries, **kwargs)
+        finally:
+            # Celery keeps an explicit max_retries on the task object, where autoretry would apply
+            # it to every later run of this task in the process; it is meant for this retry only.
+            self.__dict__.pop("override_max_retries", None)
 
 
 class TelegramTask(OutageRetryingTask):

@@ -80,7 +80,8 @@ async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SEC
     deadline = time.monotonic() + max_wait
     while True:
         try:
-            wait = budget.try_acquire()
+            # Off the event loop: the bot's loop serves every update while Redis answers (or hangs).
+            wait = await asyncio.to_thread(budget.try_acquire)
         except redis.RedisError as exc:
             log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
             return
