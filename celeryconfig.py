@@ -15,12 +15,18 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.prompts", "tasks.recovery", "tasks.retention")
+imports = ("tasks.delivery", "tasks.recovery", "tasks.retention")
 
 # Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
 # hosts at once: each job is idempotent, so a second copy only repeats work already done.
 beat_schedule = {
     "delete-personal-data-of-finished-logins": {"task": "tasks.purge_finished_logins", "schedule": 3600.0},
+    # A prompt whose worker died on another host waits for its lease to lapse, then for this sweep,
+    # instead of the broker's hour-long visibility timeout.
+    # Dropped unrun after 30 s: while no worker takes them, sweeps must not pile up in the queue.
+    "requeue-stalled-logins": {
+        "task": "tasks.requeue_stalled_sessions", "schedule": 30.0, "options": {"expires": 30.0},
+    },
 }
 
 # Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.request import HTTPXRequest
 
 from botrunner import commands, handlers, update_ids
 from core import account_menu, db, texts
 from core.settings import Settings
+from telegram_sender import request
 
 # Only what the handlers use; Telegram then doesn't even queue the rest for us.
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -24,12 +26,10 @@ def build_application(settings: Settings) -> Application:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .connect_timeout(5)
-        .read_timeout(10)
-        .write_timeout(10)
-        .pool_timeout(5)
-        .get_updates_connect_timeout(5)
-        .get_updates_read_timeout(10)
+        # The bot's replies and edits take their turn from the send budget the worker uses.
+        # Many updates are handled at once: as many connections as PTB's own default.
+        .request(request.rate_limited(settings, connection_pool_size=256))
+        .get_updates_request(HTTPXRequest(connect_timeout=5, read_timeout=10))
         # Handlers are race-safe: every decision is one atomic UPDATE in Postgres.
         .concurrent_updates(True)
         .post_init(post_init)

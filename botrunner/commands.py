@@ -18,12 +18,12 @@ from telegram import Message as TelegramMessage
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-import tasks
-from botrunner import keyboards
+import jobs
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, db, events, prompt_holds, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
+from telegram_sender import keyboards
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,6 @@ def _close_prompts(session_pks: tuple[str, ...]) -> None:
     """Have the worker close the prompts of sessions rejected here (best effort)."""
     try:
         for session_pk in session_pks:
-            tasks.enqueue_prompt_update(session_pk)
+            jobs.enqueue_prompt_update(session_pk)
     except Exception:  # the broker is down: the sessions are rejected anyway, their buttons refused
         log.warning("could not enqueue prompt updates", exc_info=True)

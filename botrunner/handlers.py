@@ -19,13 +19,13 @@ from telegram import Bot, ReplyKeyboardRemove, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-import tasks
-from botrunner import keyboards
+import jobs
 from core import account_menu, auth_sessions, db, decisions, events, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
 from core.settings import Settings
+from telegram_sender import keyboards
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text(held.text, reply_markup=keyboards.inline_markup(held))
     elif outcome is DeepLink.SEND_PROMPT:
         assert session is not None
-        await asyncio.to_thread(tasks.enqueue_approval_prompt, str(session["id"]))
+        await asyncio.to_thread(jobs.enqueue_approval_prompt, str(session["id"]))
         events.emit("prompt_requested", session=session["id"], telegram_id=update.effective_user.id, via="deep_link")
     elif outcome is DeepLink.NEED_CONTACT:
         await message.reply_text(texts.text(outcome.value, language), reply_markup=keyboards.contact_request(language))
@@ -129,7 +129,7 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     for session_pk in waiting:
         # The worker is the only sender of prompts: one code path, with its retries.
-        await asyncio.to_thread(tasks.enqueue_approval_prompt, session_pk)
+        await asyncio.to_thread(jobs.enqueue_approval_prompt, session_pk)
         events.emit("prompt_requested", session=session_pk, telegram_id=sender.id, via="contact")
 
 
@@ -219,9 +219,9 @@ def _enqueue_follow_ups(outcome: Decision) -> None:
     try:
         session = outcome.session
         if outcome.refusal is None and session is not None and session["status"] == auth_sessions.APPROVED:
-            tasks.enqueue_login_notice(str(session["id"]))
+            jobs.enqueue_login_notice(str(session["id"]))
         for session_pk in outcome.also_rejected:
-            tasks.enqueue_prompt_update(session_pk)
+            jobs.enqueue_prompt_update(session_pk)
     except Exception:  # the broker is down: the decision stands, the follow-ups are best effort
         log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
 

@@ -24,6 +24,6 @@ async def stamp(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     With concurrent updates each update runs in an asyncio task of its own (a copy of the context),
     so the id stays with its update; asyncio.to_thread carries it into the database calls, and
-    tasks enqueued there get it in their headers (tasks/log_context.py).
+    tasks enqueued there get it in their headers (jobs/log_context.py).
     """
     request_ids.current.set(id_for(update))

@@ -314,3 +314,58 @@ def record_login_notice(conn, session_pk: str, message_id: int) -> bool:
             (message_id, str(session_pk)),
         )
         return cur.fetchone() is not None
+
+
+def take_prompt_lease(conn, session_pk: str, owner: str, worker: str, seconds: float) -> bool:
+    """Lease the sending of a login's prompt to task `owner` on `worker`; False while another copy holds it.
+
+    Free, lapsed, or already `owner`'s (a retry keeps its task id): taken in this one statement, so
+    two copies racing for it have one winner. Nothing is leased once a prompt is recorded.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_lease_until = now() + make_interval(secs => %s),"
+            " prompt_lease_owner = %s, prompt_lease_worker = %s"
+            " WHERE id = %s AND prompt_message_id IS NULL"
+            " AND (prompt_lease_until IS NULL OR prompt_lease_until < now() OR prompt_lease_owner = %s)"
+            " RETURNING id",
+            (seconds, owner, worker, str(session_pk), owner),
+        )
+        return cur.fetchone() is not None
+
+
+def release_prompt_lease(conn, session_pk: str, owner: str) -> None:
+    """Give up task `owner`'s lease on a login's prompt, so another copy may send it at once."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_lease_until = NULL WHERE id = %s AND prompt_lease_owner = %s",
+            (str(session_pk), owner),
+        )
+
+
+def release_prompt_leases_of(conn, worker: str) -> int:
+    """Free the unfinished prompt leases of a worker known to be dead; return how many."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_lease_until = NULL"
+            " WHERE prompt_lease_worker = %s AND prompt_lease_until IS NOT NULL AND prompt_message_id IS NULL",
+            (worker,),
+        )
+        return cur.rowcount
+
+
+def claim_prompt_close(conn, session_pk: str, owner: str, *, may_claim: bool) -> Row | None:
+    """Return the decided session whose prompt task `owner` is to edit, claiming it first if allowed; else None.
+
+    One task edits a prompt to its outcome, once overall; its retries keep the task id and find
+    their claim again.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_closed_by = %s"
+            " WHERE id = %s AND status <> 'pending' AND prompt_message_id IS NOT NULL"
+            " AND (prompt_closed_by = %s OR (%s AND prompt_closed_by IS NULL))"
+            f" RETURNING {SELECT_COLUMNS}",
+            (owner, str(session_pk), owner, may_claim),
+        )
+        return cur.fetchone()

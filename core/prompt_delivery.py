@@ -1,17 +1,104 @@
-"""Whether Telegram has been failing our prompts: one flag for every login, so it tells nothing about a phone.
+"""Delivering a login's prompt exactly once: the lease a sender takes, the message Telegram delivered
+before Postgres could record it, and whether Telegram has been failing our prompts.
 
-A prompt that can't reach one person (they blocked the bot, deleted their account) is not
-reported: only linked phones get prompts, so saying so would tell a stranger that the number has
-an account here. A prompt that failed because Telegram itself failed (5xx, timeouts, 429s until
-the login expired) sets this flag instead, and every pending login reports it, linked or not,
-until the last login that failed that way would have expired.
+A copy of the send task leases the prompt in Postgres (`auth_sessions.take_prompt_lease`) before it
+talks to Telegram, so two copies never both send. A lease lapses after PROMPT_LEASE_SECONDS:
+longer than one send can take (PTB's timeouts plus the send budget's wait), so a live sender never
+loses it, and short enough that beat's sweep hands a dead worker's prompt to another within a
+minute.
+
+Failing prompts: a prompt that can't reach one person (they blocked the bot, deleted their
+account) is not reported: only linked phones get prompts, so saying so would tell a stranger that
+the number has an account here. A prompt that failed because Telegram itself failed (5xx,
+timeouts, 429s until the login expired) sets one flag instead, and every pending login reports
+it, linked or not, until the last login that failed that way would have expired.
 """
 
 from __future__ import annotations
 
+import enum
+import logging
+from dataclasses import dataclass
+from typing import Any
+
 import redis
 
+from core import auth_sessions, events, prompt_targets
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
 FAILING_KEY = "telegram-prompts-failing"
+PROMPT_LEASE_SECONDS = 40
+
+# Kinds of delivered messages remembered in Redis (see `remember_delivery`).
+PROMPT = "prompt"
+LOGIN_NOTICE = "login-notice"
+# Longer than any copy keeps trying: a login lives minutes, the sweep runs every half minute.
+REMEMBER_SECONDS = 3600
+
+
+class Claim(enum.Enum):
+    """What a copy of the send task found when it asked to send a login's prompt."""
+
+    SEND = "send"  # the lease is ours: send (or record a delivery remembered earlier)
+    BUSY = "busy"  # another live copy holds the lease: look again later
+    NOTHING = "nothing"  # no prompt is to be sent (sent, decided, not linked, held...)
+
+
+@dataclass(frozen=True)
+class PromptClaim:
+    """The outcome of `claim_prompt`, with the login and its linked user when there is one to send."""
+
+    outcome: Claim
+    session: Row | None = None
+    user: Row | None = None
+
+
+def claim_prompt(conn, session_pk: str, owner: str, worker: str) -> PromptClaim:
+    """Decide whether task `owner` sends this login's prompt now, leasing it if so (inside the caller's transaction)."""
+    target = prompt_targets.prompt_to_send(conn, session_pk)
+    if target.withheld_now:
+        assert target.user is not None
+        events.emit("prompt_withheld", session=session_pk, telegram_id=target.user["telegram_id"],
+                    reason=target.blocker.value)
+    if not target.send:
+        return PromptClaim(Claim.NOTHING)
+    if not auth_sessions.take_prompt_lease(conn, session_pk, owner, worker, PROMPT_LEASE_SECONDS):
+        return PromptClaim(Claim.BUSY)
+    return PromptClaim(Claim.SEND, target.session, target.user)
+
+
+def _delivery_key(kind: str, session_pk: str) -> str:
+    return f"sent-message:{kind}:{session_pk}"
+
+
+def remember_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: int, message_id: int) -> None:
+    """Note that Telegram delivered `message_id` to `chat_id` for this login, until Postgres records it; best effort.
+
+    Kept in Redis because the case it covers is Postgres failing the record right after Telegram
+    answered: a later copy finds the id here and records it instead of sending a second message.
+    """
+    try:
+        client.set(_delivery_key(kind, session_pk), f"{chat_id}:{message_id}", ex=REMEMBER_SECONDS)
+    except redis.RedisError as exc:
+        # Only a record that fails too would then cost a duplicate; the send itself succeeded.
+        log.warning("could not remember %s %s of session %s (%s)", kind, message_id, session_pk, exc)
+
+
+def recall_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: int) -> int | None:
+    """Return the message id already delivered to `chat_id` for this login but not recorded, or None."""
+    try:
+        value = client.get(_delivery_key(kind, session_pk))
+    except redis.RedisError as exc:
+        log.warning("could not look for a delivered %s of session %s (%s)", kind, session_pk, exc)
+        return None
+    if value is None:
+        return None
+    remembered_chat, _, message_id = value.decode().partition(":")
+    # Another chat: the phone was linked to another account since; that message is not this one's.
+    return int(message_id) if remembered_chat == str(chat_id) else None
 
 
 def mark_failing(client: redis.Redis, seconds: float) -> None:

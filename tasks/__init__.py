@@ -1,39 +1,22 @@
-"""The Celery app (`celery -A tasks worker`) and the helpers that enqueue our tasks by name.
+"""The worker: `celery -A tasks worker` runs `jobs.app` with the task modules of this package.
 
-Web and bot enqueue by name, so importing this package never loads the Telegram client.
+The enqueue helpers and task names live in `jobs`, so the web app and the bot enqueue without
+loading the tasks; they are repeated here for callers that already import this package.
 """
 
 from __future__ import annotations
 
-from celery import Celery
-
-# Every task retries itself, with backoff, when Postgres or Redis is unavailable (tasks/outage_retry.py).
-app = Celery("tasks", task_cls="tasks.outage_retry:OutageRetryingTask")
-app.config_from_object("celeryconfig")
-# Signal handlers only: the request id travels with tasks, and the worker logs in LOG_FORMAT.
-from tasks import log_context  # noqa: E402,F401
-
-SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
-UPDATE_PROMPT = "tasks.update_prompt"
-EXPIRE_SESSION = "tasks.expire_session"
-SEND_LOGIN_NOTICE = "tasks.send_login_notice"
-
-
-def enqueue_approval_prompt(session_pk: str) -> None:
-    """Ask a worker to send the approval prompt of a session (after its commit)."""
-    app.send_task(SEND_APPROVAL_PROMPT, args=[str(session_pk)])
-
-
-def enqueue_prompt_update(session_pk: str) -> None:
-    """Ask a worker to edit a session's prompt to show its outcome."""
-    app.send_task(UPDATE_PROMPT, args=[str(session_pk)])
-
-
-def enqueue_expiry(session_pk: str, countdown: float) -> None:
-    """Ask a worker to expire a session when its time is up."""
-    app.send_task(EXPIRE_SESSION, args=[str(session_pk)], countdown=countdown)
-
-
-def enqueue_login_notice(session_pk: str) -> None:
-    """Ask a worker to tell the person in Telegram about the login they just approved."""
-    app.send_task(SEND_LOGIN_NOTICE, args=[str(session_pk)])
+from jobs import (  # noqa: F401
+    EXPIRE_SESSION,
+    PURGE_FINISHED_LOGINS,
+    RECOVER_SESSIONS,
+    REQUEUE_STALLED_SESSIONS,
+    SEND_APPROVAL_PROMPT,
+    SEND_LOGIN_NOTICE,
+    UPDATE_PROMPT,
+    app,
+    enqueue_approval_prompt,
+    enqueue_expiry,
+    enqueue_login_notice,
+    enqueue_prompt_update,
+)

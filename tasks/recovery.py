@@ -1,4 +1,5 @@
-"""Give logins back the tasks a dead worker or a lost broker took with it.
+"""Give logins back the tasks a dead worker or a lost broker took with it: at a worker's start after
+a crash, and every half minute from beat.
 
 A worker killed mid-task (SIGKILL, the OOM killer, a lost machine) leaves its tasks unacknowledged
 in Redis, and Celery redelivers them only after `visibility_timeout` (an hour: it must exceed the
@@ -10,9 +11,13 @@ broker, it queues `recover_sessions`, which re-enqueues, for every pending login
 - `expire_session` at its expiry (at once when overdue), which also closes its prompt;
 - `send_approval_prompt` when it is linked and has no prompt and no final send error.
 
-Being a task, the sweep is retried like any other while Postgres is down. Duplicates are
-harmless: the tasks are idempotent (a send lock, `record_prompt ... WHERE prompt_message_id IS
-NULL`, one claim per prompt edit). A worker that stopped cleanly (warm shutdown) finished its
+A worker that starts after a crash also frees the prompt leases its predecessor held, so those
+prompts go out at once. A worker lost on another host is found by beat's sweep
+(`requeue_stalled_sessions`) once its leases lapse, without waiting for the visibility timeout.
+
+Being tasks, the sweeps are retried like any other while Postgres is down. Duplicates are
+harmless: the tasks are idempotent (a lease per prompt in Postgres, `record_prompt ... WHERE
+prompt_message_id IS NULL`, one claim per prompt edit), so beat may run on several hosts. A worker that stopped cleanly (warm shutdown) finished its
 tasks and put its scheduled ones back in the queue: no sweep then, so a routine restart costs
 nothing.
 """
@@ -26,23 +31,39 @@ import redis
 from celery import Task, bootsteps
 from celery.signals import worker_shutdown
 
-from core import db, events, redis_client, session_recovery
-from tasks import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, app
+from core import auth_sessions, db, events, redis_client, session_recovery
+from jobs import EXPIRE_SESSION, RECOVER_SESSIONS, REQUEUE_STALLED_SESSIONS, SEND_APPROVAL_PROMPT, app
+from tasks.retry_policy import OutageRetryingTask
 
 log = logging.getLogger(__name__)
 
-RECOVER_SESSIONS = "tasks.recover_sessions"
 # Set while a worker of that name runs; still there at start-up = the last one did not stop cleanly.
 RUNNING_KEY = "worker-running:{hostname}"
 
 
-@app.task(name=RECOVER_SESSIONS, bind=True, acks_late=True)
-def recover_sessions(self: Task, why: str) -> None:
+@app.task(name=RECOVER_SESSIONS, bind=True, base=OutageRetryingTask)
+def recover_sessions(self: Task, why: str, crashed_worker: str | None = None) -> None:
     """Re-enqueue every pending login's expiry and, where it is missing, its prompt."""
-    with db.transaction() as conn:  # Postgres down: retried later (tasks/outage_retry.py)
+    with db.transaction() as conn:
+        freed = auth_sessions.release_prompt_leases_of(conn, crashed_worker) if crashed_worker else 0
         rows = session_recovery.pending_sessions(conn)
+    prompts = _requeue(self, rows)
+    events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts, leases_freed=freed)
+
+
+@app.task(name=REQUEUE_STALLED_SESSIONS, bind=True, base=OutageRetryingTask)
+def requeue_stalled_sessions(self: Task) -> None:
+    """Re-enqueue the prompts whose lease lapsed (their worker died) and the expiries long overdue."""
+    with db.transaction() as conn:
+        rows = session_recovery.stalled_sessions(conn)
+    if rows:
+        events.emit("stalled_sessions_requeued", pending=len(rows), prompts=_requeue(self, rows))
+
+
+def _requeue(task: Task, rows: list[dict[str, Any]]) -> int:
+    """Enqueue each login's expiry and, where due, its prompt; return how many prompts."""
     # The queue this came from: a worker started with -Q must get these tasks itself.
-    queue = (self.request.delivery_info or {}).get("routing_key")
+    queue = (task.request.delivery_info or {}).get("routing_key")
     prompts = 0
     for row in rows:
         session_pk = str(row["id"])
@@ -50,7 +71,7 @@ def recover_sessions(self: Task, why: str) -> None:
         if row["needs_prompt"]:
             app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
             prompts += 1
-    events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts)
+    return prompts
 
 
 class RecoverSessions(bootsteps.StartStopStep):
@@ -72,8 +93,10 @@ class RecoverSessions(bootsteps.StartStopStep):
         if not (crashed or reconnecting):
             return
         why = "reconnected" if reconnecting else "previous worker crashed"
+        # Only a crashed predecessor's leases are surely dead; a reconnecting worker's are its own.
+        args = [why, None] if reconnecting else [why, c.hostname]
         try:
-            app.send_task(RECOVER_SESSIONS, args=[why], queue=_first_queue(c))
+            app.send_task(RECOVER_SESSIONS, args=args, queue=_first_queue(c))
         except Exception as exc:  # noqa: BLE001 - the broker just answered; never stop consuming for this
             log.warning("could not ask for session recovery (%s: %s)", type(exc).__name__, exc)
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from core import db, events, retention
 from core.settings import get_settings
-from tasks import app
+from jobs import PURGE_FINISHED_LOGINS, app
+from tasks.retry_policy import OutageRetryingTask
 
-PURGE_FINISHED_LOGINS = "tasks.purge_finished_logins"
 
-
-@app.task(name=PURGE_FINISHED_LOGINS, acks_late=True)
+@app.task(name=PURGE_FINISHED_LOGINS, base=OutageRetryingTask)
 def purge_finished_logins() -> None:
     """Delete finished logins and ended token families older than RETENTION_DAYS, batch by batch."""
     settings = get_settings()

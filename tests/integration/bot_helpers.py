@@ -9,7 +9,7 @@ import pytest
 
 from core import auth_sessions, db, texts, token_families, users
 from core.errors import ServiceUnavailable
-from tasks.prompts import send_approval_prompt
+from tasks.delivery import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import tasks
 from botrunner.app import ALLOWED_UPDATES, build_application
 from core import auth_sessions, db
 from core.settings import Settings, get_settings
-from tasks import telegram_client
+from telegram_sender import sender as telegram_client
 from telegram_emulator.client import EmulatorClient
 from telegram_emulator.server import RunningEmulator
 from tests import factories

@@ -9,7 +9,7 @@ import pytest
 from telegram.ext import Application
 
 from core import db, prompt_holds
-from tasks.prompts import send_approval_prompt, update_prompt
+from tasks.delivery import send_approval_prompt, update_prompt
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import (
     active_family_ids,

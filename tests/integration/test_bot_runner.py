@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
+import redis
 from telegram.ext import Application
 
-from core import auth_sessions, db, phones, prompt_targets, texts, users
-from tasks.prompts import send_approval_prompt
+from core import auth_sessions, db, phones, prompt_targets, send_rate, texts, users
+from tasks.delivery import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
@@ -371,4 +372,19 @@ def test_other_messages_get_the_explanation(running_bot: Application, kit: Kit, 
     reply_to(fake_telegram, person["id"], en("fallback", site="Dance of Mind"))
     fake_telegram.send_message(person["id"], "/unknown")
     fake_telegram.wait_for(lambda: len(fake_telegram.bot_messages(person["id"])) == 2)
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_the_bots_own_replies_take_their_turn_from_the_shared_send_budget(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
+) -> None:
+    budget = redis.Redis.from_url(worker_env.redis_url)
+    key = send_rate.key_for(worker_env.telegram_bot_token.get_secret_value())
+    budget.delete(key)
+    person = kit.telegram_user(started=False)
+
+    fake_telegram.send_message(person["id"], "/start")
+    reply_to(fake_telegram, person["id"], en("greeting", site="Dance of Mind"))
+
+    assert budget.zcard(key) >= 1  # the worker's prompts count against the same key
     assert fake_telegram.invalid_calls() == []

@@ -20,8 +20,8 @@ from telegram.error import RetryAfter
 
 from core import send_rate
 from core.settings import Settings, get_settings
-from tasks import telegram_client
-from tasks.telegram_request import SendBudgetSpent, take_turn
+from telegram_sender import sender as telegram_client
+from telegram_sender.request import SendBudgetSpent, take_turn
 
 pytest_plugins = ["tests.integration.conftest_bot"]
 # PTB 22 warns that RetryAfter.retry_after will become a timedelta; tasks read it either way.
@@ -32,9 +32,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SENDER = textwrap.dedent(
     """
     import sys, time
-    from tasks import telegram_client
-    from tasks.prompts import retry_after_seconds
-    from tasks.telegram_request import SendBudgetSpent
+    from telegram_sender import sender as telegram_client
+    from telegram_sender.sender import retry_after_seconds
+    from telegram_sender.request import SendBudgetSpent
 
     chat_id, name, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     for n in range(count):
@@ -147,12 +147,14 @@ def test_without_redis_sends_go_ahead(caplog):
 
 
 def test_our_own_wait_is_not_taken_for_telegram_flood_control_of_the_chat(worker_env, chat_id):
-    from tasks import prompts
+    from telegram_sender import sender
 
     flood_key = f"telegram-flood-wait:{chat_id}"
     client = redis.Redis.from_url(worker_env.redis_url)
-    prompts._remember_flood_control(chat_id, SendBudgetSpent(timedelta(seconds=5)))
+    with pytest.raises(SendBudgetSpent), sender._flood_control(chat_id):
+        raise SendBudgetSpent(timedelta(seconds=5))
     assert not client.exists(flood_key)
 
-    prompts._remember_flood_control(chat_id, RetryAfter(timedelta(seconds=5)))  # Telegram's own 429
+    with pytest.raises(RetryAfter), sender._flood_control(chat_id):
+        raise RetryAfter(timedelta(seconds=5))  # Telegram's own 429
     assert client.exists(flood_key)

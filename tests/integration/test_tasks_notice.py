@@ -9,7 +9,7 @@ from telegram.ext import Application
 
 from core import auth_sessions, db, texts
 from core.errors import ServiceUnavailable
-from tasks.prompts import send_login_notice
+from tasks.delivery import send_login_notice
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import answers, buttons, en, record_fails_once, send_prompt
 

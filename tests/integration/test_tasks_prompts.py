@@ -9,8 +9,8 @@ import redis
 
 from core import auth_sessions, db, prompts, texts
 from core.errors import ServiceUnavailable
-from tasks import telegram_client
-from tasks.prompts import expire_session, send_approval_prompt, update_prompt
+from telegram_sender import sender as telegram_client
+from tasks.delivery import expire_session, send_approval_prompt, update_prompt
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import record_fails_once
 
@@ -151,12 +151,13 @@ def test_a_user_who_blocked_the_bot_is_not_retried(
     assert [(c["method"], c["error_code"]) for c in fake_telegram.invalid_calls()] == [("sendMessage", 403)]
 
 
-def test_a_copy_that_finds_the_send_lock_taken_looks_again_later(
-    kit: Kit, fake_telegram: EmulatorClient, retries: list[dict[str, Any]], worker_env: Any
+def test_a_copy_that_finds_the_prompt_leased_looks_again_later(
+    kit: Kit, fake_telegram: EmulatorClient, retries: list[dict[str, Any]]
 ) -> None:
     user = kit.linked_user()
     session = kit.new_session(user["phone_number"])
-    redis.Redis.from_url(worker_env.redis_url).set(f"prompt-lock:{session.row['id']}", "other", ex=60)
+    with db.transaction() as conn:
+        assert auth_sessions.take_prompt_lease(conn, str(session.row["id"]), "other-task", "other-worker", 60)
 
     send_approval_prompt.apply(args=[str(session.row["id"])])
 

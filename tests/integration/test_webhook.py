@@ -27,7 +27,7 @@ from core import texts
 from core.settings import Settings
 from devstack import PROJECT_ROOT
 from devstack.services import free_port
-from tasks.prompts import send_approval_prompt
+from tasks.delivery import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:

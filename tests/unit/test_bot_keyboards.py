@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime, timezone
 
-from botrunner import keyboards
+from telegram_sender import keyboards
 from core import prompts, texts
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from core import send_rate
-from tasks.telegram_request import is_send
+from telegram_sender.request import is_send
 from webapp import limits
 
 

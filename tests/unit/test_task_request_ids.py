@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from core import request_ids
-from tasks import log_context
+from jobs import log_context
 
 
 def test_the_current_request_id_goes_into_the_task_headers():

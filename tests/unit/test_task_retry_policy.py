@@ -2,39 +2,50 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery.utils.time import get_exponential_backoff_interval
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from tasks import prompts as prompt_tasks
+import tasks.delivery  # noqa: F401 - registers the tasks
+from core.errors import ServiceUnavailable
+from jobs import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app
+from telegram_sender.sender import FloodWait, retry_after_seconds
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
+TELEGRAM_TASKS = (SEND_APPROVAL_PROMPT, UPDATE_PROMPT, EXPIRE_SESSION, SEND_LOGIN_NOTICE)
 
-@pytest.mark.parametrize(("retries", "base"), [(0, 1), (1, 2), (2, 4), (3, 8), (4, 16), (5, 16), (9, 16)])
-def test_backoff_doubles_up_to_sixteen_seconds_with_jitter(retries, base):
-    delays = [prompt_tasks.backoff_seconds(retries) for _ in range(200)]
-    assert all(base <= d <= base * 1.5 for d in delays)
-    assert len(set(delays)) > 1  # jittered: copies that failed together don't retry together
+
+def retried(task, exc) -> bool:
+    """Tell whether Celery's autoretry takes this exception up."""
+    return isinstance(exc, task.autoretry_for) and not isinstance(exc, task.dont_autoretry_for)
+
+
+@pytest.mark.parametrize("name", TELEGRAM_TASKS)
+def test_backoff_doubles_up_to_sixteen_seconds_through_celerys_options(name):
+    task = app.tasks[name]
+    assert (task.retry_backoff, task.retry_backoff_max, task.max_retries) == (1, 16, 6)
+    assert task.acks_late
+    for retries, base in [(0, 1), (1, 2), (2, 4), (3, 8), (4, 16), (5, 16), (9, 16)]:
+        delay = get_exponential_backoff_interval(task.retry_backoff, retries, task.retry_backoff_max, task.retry_jitter)
+        assert delay == base
 
 
 @pytest.mark.parametrize("retry_after", [7, timedelta(seconds=7)])
 def test_retry_after_is_honoured_exactly_as_seconds_or_timedelta(retry_after):
-    assert prompt_tasks.retry_after_seconds(RetryAfter(retry_after)) == 7.0
-
-
-def test_a_429_waits_what_telegram_asks_whatever_the_retry_count():
-    assert prompt_tasks.retry_delay(RetryAfter(30), retries=5) == 30.0
+    assert retry_after_seconds(RetryAfter(retry_after)) == 7.0
 
 
 def test_a_429_still_in_force_for_the_chat_waits_out_what_is_left():
-    assert prompt_tasks.retry_delay(prompt_tasks.FloodWait(timedelta(milliseconds=1500)), retries=0) == 1.5
+    assert retry_after_seconds(FloodWait(timedelta(milliseconds=1500))) == 1.5
 
 
 @pytest.mark.parametrize(
     "exc",
-    [TimedOut(), NetworkError("Internal Server Error (500)"), NetworkError("Bad Gateway"), redis.ConnectionError()],
+    [TimedOut(), NetworkError("Internal Server Error (500)"), NetworkError("Bad Gateway"), redis.ConnectionError(),
+     ServiceUnavailable("postgres", "down")],
 )
-def test_timeouts_5xx_and_redis_outages_back_off(exc):
-    assert 1 <= prompt_tasks.retry_delay(exc, retries=0) <= 1.5
+def test_timeouts_5xx_and_outages_back_off(exc):
+    assert retried(app.tasks[SEND_APPROVAL_PROMPT], exc)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +56,8 @@ def test_timeouts_5xx_and_redis_outages_back_off(exc):
         InvalidToken(),
         ChatMigrated(42),
         ValueError("a bug"),
+        RetryAfter(30),  # retried after exactly its retry_after, not the backoff
     ],
 )
-def test_errors_a_retry_cannot_fix_are_not_retried(exc):
-    assert prompt_tasks.retry_delay(exc, retries=0) is None
+def test_errors_the_backoff_cannot_fix_are_not_autoretried(exc):
+    assert not retried(app.tasks[SEND_APPROVAL_PROMPT], exc)

@@ -1,7 +1,8 @@
 """python-telegram-bot's HTTP transport, taking a turn from the shared send budget before each send.
 
-Sitting under `telegram.Bot`, it covers every send and edit whoever makes it (prompts, closing
-edits, notices), without each call site having to remember. A call that would wait longer than
+Sitting under `telegram.Bot` in the worker and under the bot's Application, it covers every send
+and edit whoever makes it (prompts, closing edits, notices, the bot's replies), without each call
+site having to remember. A call that would wait longer than
 MAX_WAIT_SECONDS raises `SendBudgetSpent`, a RetryAfter: the task is retried after that wait, as
 after Telegram's own 429, instead of holding a worker process.
 
@@ -12,6 +13,7 @@ which still answers 429 when we overdo it (and tasks honour that), not a securit
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -21,7 +23,8 @@ import redis
 from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
 
-from core import send_rate
+from core import redis_client, send_rate
+from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,22 @@ def is_send(url: str) -> bool:
     """Tell whether a Bot API URL calls a method that sends, edits or deletes a message."""
     method = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
     return method.startswith(SEND_PREFIXES) or method in SEND_METHODS
+
+
+def send_budget(settings: Settings | None = None) -> send_rate.SendBudget:
+    """Return the send budget every worker process and the bot share (TELEGRAM_SEND_RATE)."""
+    settings = settings or get_settings()
+    return send_rate.SendBudget(
+        redis_client.get_redis(settings),
+        send_rate.parse(settings.telegram_send_rate),
+        send_rate.key_for(settings.telegram_bot_token.get_secret_value()),
+    )
+
+
+def rate_limited(settings: Settings | None = None, connection_pool_size: int = 8) -> RateLimitedRequest:
+    """Return a transport over the shared send budget, with bounded timeouts."""
+    return RateLimitedRequest(functools.partial(send_budget, settings), connection_pool_size=connection_pool_size,
+                              connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5)
 
 
 class RateLimitedRequest(HTTPXRequest):
@@ -61,7 +80,8 @@ async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SEC
     deadline = time.monotonic() + max_wait
     while True:
         try:
-            wait = budget.try_acquire()
+            # Off the event loop: the bot's loop serves every update while Redis answers (or hangs).
+            wait = await asyncio.to_thread(budget.try_acquire)
         except redis.RedisError as exc:
             log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
             return

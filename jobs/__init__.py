@@ -1,0 +1,42 @@
+"""The Celery app and the names of our tasks: what the web app and the bot need to enqueue work.
+
+Enqueueing is by name, so a publisher never imports the tasks (nor the Telegram client they use);
+the worker (`celery -A tasks worker`) runs this same app with the task modules loaded.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+app = Celery("tasks")
+app.config_from_object("celeryconfig")
+# Signal handlers only: the request id travels with tasks, and the worker logs in LOG_FORMAT.
+from jobs import log_context  # noqa: E402,F401
+
+SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
+UPDATE_PROMPT = "tasks.update_prompt"
+EXPIRE_SESSION = "tasks.expire_session"
+SEND_LOGIN_NOTICE = "tasks.send_login_notice"
+RECOVER_SESSIONS = "tasks.recover_sessions"
+REQUEUE_STALLED_SESSIONS = "tasks.requeue_stalled_sessions"
+PURGE_FINISHED_LOGINS = "tasks.purge_finished_logins"
+
+
+def enqueue_approval_prompt(session_pk: str) -> None:
+    """Ask a worker to send the approval prompt of a session (after its commit)."""
+    app.send_task(SEND_APPROVAL_PROMPT, args=[str(session_pk)])
+
+
+def enqueue_prompt_update(session_pk: str) -> None:
+    """Ask a worker to edit a session's prompt to show its outcome."""
+    app.send_task(UPDATE_PROMPT, args=[str(session_pk)])
+
+
+def enqueue_expiry(session_pk: str, countdown: float) -> None:
+    """Ask a worker to expire a session when its time is up."""
+    app.send_task(EXPIRE_SESSION, args=[str(session_pk)], countdown=countdown)
+
+
+def enqueue_login_notice(session_pk: str) -> None:
+    """Ask a worker to tell the person in Telegram about the login they just approved."""
+    app.send_task(SEND_LOGIN_NOTICE, args=[str(session_pk)])
