@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import redis_multiplex
+from webapp import redis_multiplex
 
 
 @pytest.mark.parametrize(
