@@ -12,9 +12,9 @@ connection's commands in the order they came). No lock: greenlets switch only wh
 
 Failure: a connection closed, refused or silent for `timeout` seconds while commands wait fails
 every waiting command at once with ConnectionError or TimeoutError, and the next command opens a
-new channel. `call()` tries a failed command once more on the next channel (with
-`retried`, as the pooled call does), so a Redis restart costs no error and a
-hung Redis about two timeouts. Error replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
+new channel. `call()` tries a failed command once more on the next channel (`retried`, as the
+pooled call does), so a Redis restart costs no error and a hung Redis about two timeouts. Error
+replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
 
 Only under gevent, for plain `redis://` URLs: `for_url()` answers None otherwise, and callers
 use a pooled connection (webapp/poll_transport.py). Public APIs only: hiredis's own Reader and
@@ -64,6 +64,11 @@ ERROR_CLASSES: dict[str, type[redis.RedisError]] = {
     "OOM": OutOfMemoryError,
     "NOPERM": NoPermissionError,
 }
+# The generic "ERR ..." replies that redis-py raises as a class of their own.
+ERR_CLASSES: dict[str, type[redis.RedisError]] = {
+    "max number of clients reached": redis.ConnectionError,
+    "invalid password": AuthenticationError,
+}
 
 
 def for_url(url: str, timeout: float) -> Multiplexer | None:
@@ -87,6 +92,8 @@ def retried(run: Callable[[], T]) -> T:
 def error_from_reply(reply: str) -> redis.RedisError:
     """Return the exception redis-py raises for an error reply such as "NOSCRIPT No matching script"."""
     code, _, message = reply.partition(" ")
+    if code == "ERR":
+        return ERR_CLASSES.get(message, ResponseError)(message, status_code=code)
     error_class = ERROR_CLASSES.get(code)
     if error_class is None:
         return ResponseError(reply)
