@@ -16,7 +16,7 @@ import psycopg2
 import psycopg2.extras
 import redis
 
-from core import config_checks, database_guard, migrations
+from core import config_checks, database_guard, migrations, redis_client
 from core.settings import MIN_JWT_KEY_BYTES, ConfigError, Settings, get_settings
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -163,9 +163,7 @@ def check_redis(settings: Settings) -> Result:
     """Check that REDIS_URL answers PING."""
     if not settings.redis_url:
         return Result(FAIL, "redis", "REDIS_URL is not set", "set REDIS_URL=redis://host:6379/0")
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=CONNECT_TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS
-    )
+    client = redis_client.new_client(settings.redis_url, redis_client.DIAGNOSIS)
     try:
         client.ping()
     except redis.RedisError as exc:

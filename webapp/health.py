@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Blueprint, Response, current_app, jsonify
 
-from core import db
+from core import db, redis_client
 from core.settings import Settings
 from webapp import openapi, schemas
 from webapp.errors import RETRY_AFTER_SECONDS, error_response
 
 log = logging.getLogger(__name__)
-
-REDIS_TIMEOUT_SECONDS = 1.0
 
 bp = Blueprint("health", __name__)
 
@@ -59,9 +56,7 @@ def check_postgres() -> str:
 
 def check_redis(url: str) -> str:
     """Return "ok" when Redis answers PING within a second, else "unreachable"."""
-    client = redis.Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
-    )
+    client = redis_client.new_client(url, redis_client.PROBE)
     try:
         client.ping()
     except Exception as exc:

@@ -32,26 +32,15 @@ import limits.storage
 import limits.strategies
 import redis
 from flask import Flask, current_app
-from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
-from redis.retry import Retry
 
-from core import prompt_delivery, redis_connections, redis_multiplex, status_cache
+from core import prompt_delivery, redis_client, status_cache
 from core.errors import ServiceUnavailable
 from core.settings import Settings
-from webapp import client_info, metrics
+from webapp import client_info, metrics, poll_transport
 from webapp.errors import ApiError
 
 EXTENSION = "rate_limits"
-# A dead or hung Redis must cost a request about two seconds, not hang it: short timeouts, and
-# one retry only (redis-py's own default for a client built from a URL is ten, with backoff).
-# A pooled connection that a Redis restart closed is replaced by the pool when it is taken.
-SOCKET_TIMEOUT_SECONDS = 1.0
-POOL_WAIT_SECONDS = 1.0
-# Per web process, opened only as concurrent requests need them. Too few costs CPU, not only
-# latency: requests queueing for a connection wait on a lock (32 here was measured to put ~10%
-# of a loaded worker's time in that wait with 64 concurrent polls).
-MAX_CONNECTIONS = 64
 # A client polling on time may arrive a little early (timers, network jitter): allow that much.
 POLL_TOLERANCE_SECONDS = 0.5
 # The shortest gap between polls that we enforce, whatever POLL_INTERVAL says.
@@ -98,29 +87,21 @@ class RateLimits:
     redis: redis.Redis
     poll_script: redis.commands.core.Script
     settings: Settings
-    # In gevent workers the poll script's calls of all requests share one pipelined connection.
-    multiplexer: redis_multiplex.Multiplexer | None = None
+    # The poll path's bare commands (pipelined in gevent workers).
+    transport: poll_transport.PollTransport
 
 
 def configure(app: Flask, settings: Settings) -> RateLimits:
     """Give the app its rate limiter on Redis; nothing connects until the first check."""
-    pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=POOL_WAIT_SECONDS,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=30,
-        **redis_connections.connection_options(settings.redis_url),
-    )
+    # A dead or hung Redis must cost a request about two seconds, not hang it: short timeouts, one retry.
+    pool = redis_client.new_pool(settings.redis_url, redis_client.WEB_REQUEST)
     # The limits library builds its client on this pool: one pool, one set of timeouts. Its
     # errors propagate (no fallback to memory): errors.py turns them into 503, never a pass.
     storage = limits.storage.storage_from_string(settings.redis_url, connection_pool=pool)
     limiter = limits.strategies.MovingWindowRateLimiter(storage)
     client = redis.Redis(connection_pool=pool)
-    multiplexer = redis_multiplex.for_url(settings.redis_url, SOCKET_TIMEOUT_SECONDS)
-    state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings, multiplexer)
+    transport = poll_transport.PollTransport(settings.redis_url, pool, redis_client.WEB_REQUEST.reply_timeout)
+    state = RateLimits(limiter, client, client.register_script(POLL_SCRIPT), settings, transport)
     app.extensions[EXTENSION] = state
     return state
 
@@ -181,13 +162,11 @@ def check_poll(session_id: str) -> PollCheck:
 def _run_poll_script(state: RateLimits, keys: list[str], args: list[object]) -> list:
     """Run the poll script by its hash; load it first only when this Redis doesn't know it yet.
 
-    The hot path: a bare EVALSHA instead of redis-py's Script wrapper and client layer, on the
-    worker's shared pipelined connection under gevent (core/redis_multiplex.py), else on a pooled
-    one (core/redis_connections.py); both try a broken connection's command once more.
+    The hot path: a bare EVALSHA instead of redis-py's Script wrapper and client layer
+    (webapp/poll_transport.py).
     """
-    command = ("EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
     try:
-        return _send(state, command)
+        return state.transport.execute("EVALSHA", state.poll_script.sha, len(keys), *keys, *args)
     except NoScriptError:  # a new or restarted Redis: SCRIPT LOAD, then once more
         return state.poll_script(keys=keys, args=args)
 
@@ -209,15 +188,9 @@ def run_script(script: LuaScript, keys: list[str], args: list[object]) -> Any:
     """
     state = _state()
     try:
-        return _send(state, ("EVALSHA", script.sha, len(keys), *keys, *args))
+        return state.transport.execute("EVALSHA", script.sha, len(keys), *keys, *args)
     except NoScriptError:  # EVAL also caches the script: the next EVALSHA finds it
-        return _send(state, ("EVAL", script.text, len(keys), *keys, *args))
-
-
-def _send(state: RateLimits, command: tuple[Any, ...]) -> Any:
-    if state.multiplexer is not None:
-        return state.multiplexer.call(*command)
-    return redis_connections.call(state.redis.connection_pool, *command)
+        return state.transport.execute("EVAL", script.text, len(keys), *keys, *args)
 
 
 def session_digest(session_id: str) -> str:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 
-import redis
 from gevent.hub import Waiter as HubWaiter
 from gevent.hub import get_hub
 
-from core import concurrency, status_cache
+from core import redis_client, status_cache
+from webapp import gevent_worker
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ class Listener:
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
         # Created in the process that serves (after fork, after gevent patched it, if it does).
-        self.waiter_class = GreenletWaiter if concurrency.gevent_is_active() else Waiter
+        self.waiter_class = GreenletWaiter if gevent_worker.is_active() else Waiter
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter | GreenletWaiter]] = {}
         self._subscribed = threading.Event()
@@ -171,9 +170,7 @@ class Listener:
 
     def _run(self) -> None:
         while True:
-            client = redis.Redis.from_url(
-                self._redis_url, socket_connect_timeout=2.0, socket_timeout=None, socket_keepalive=True
-            )
+            client = redis_client.new_client(self._redis_url, redis_client.SUBSCRIBER)
             pubsub = client.pubsub()
             try:
                 pubsub.psubscribe(status_cache.CHANNEL_PATTERN)
@@ -198,14 +195,9 @@ class Listener:
             time.sleep(RECONNECT_PAUSE_SECONDS)
 
 
-_listeners: dict[tuple[int, str], Listener] = {}
-_listeners_lock = threading.Lock()
+_listeners: redis_client.PerProcess[Listener] = redis_client.PerProcess(Listener)
 
 
 def listener(redis_url: str) -> Listener:
     """Return this process's listener for a Redis URL (created lazily, anew after a fork)."""
-    key = (os.getpid(), redis_url)
-    with _listeners_lock:
-        if key not in _listeners:
-            _listeners[key] = Listener(redis_url)
-        return _listeners[key]
+    return _listeners.get(redis_url)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from core import redis_multiplex
+from webapp import redis_multiplex
 from devstack import PROJECT_ROOT
 
 SCENARIOS = textwrap.dedent(
@@ -25,7 +25,7 @@ SCENARIOS = textwrap.dedent(
     from gevent import monkey; monkey.patch_all()
     import json, socket, sys, time
     import gevent, redis
-    from core import redis_multiplex
+    from webapp import redis_multiplex
 
     case, url = sys.argv[1], sys.argv[2]
     seen = {}

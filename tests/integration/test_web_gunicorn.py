@@ -142,7 +142,7 @@ def test_the_first_requests_of_a_fresh_worker_all_answer_when_they_arrive_togeth
 
 def test_a_gevent_workers_concurrent_status_polls_share_one_redis_connection(gunicorn, redis_url):
     # The hot path's EVALSHA of every request of a worker goes down one pipelined connection
-    # (core/redis_multiplex.py), where pooled connections would take one per concurrent request.
+    # (webapp/redis_multiplex.py), where pooled connections would take one per concurrent request.
     base_url, log_path = gunicorn
     client = redis.Redis.from_url(redis_url)
     # Loaded beforehand: a first NOSCRIPT would load it through a pooled connection.

@@ -1,11 +1,11 @@
-"""`redis_connections.call`: one retry on a broken connection, none on an error reply, connections always returned."""
+"""`poll_transport.call`: one retry on a broken connection, none on an error reply, connections always returned."""
 
 from __future__ import annotations
 
 import pytest
 import redis
 
-from core import redis_connections
+from webapp import poll_transport
 
 
 class ScriptedConnection:
@@ -45,7 +45,7 @@ class ScriptedPool:
 
 def test_a_broken_connection_is_retried_once_on_another():
     pool = ScriptedPool(redis.ConnectionError("closed"), b"PONG")
-    assert redis_connections.call(pool, "PING") == b"PONG"
+    assert poll_transport.call(pool, "PING") == b"PONG"
     assert [c.sent for c in pool.handed_out] == [[("PING",)], [("PING",)]]
     assert pool.released == pool.handed_out
 
@@ -53,7 +53,7 @@ def test_a_broken_connection_is_retried_once_on_another():
 def test_a_timeout_is_retried_once_then_raised():
     pool = ScriptedPool(redis.TimeoutError("slow"), redis.TimeoutError("slow"), b"never asked")
     with pytest.raises(redis.TimeoutError):
-        redis_connections.call(pool, "PING")
+        poll_transport.call(pool, "PING")
     assert len(pool.handed_out) == 2
     assert pool.released == pool.handed_out
 
@@ -61,6 +61,6 @@ def test_a_timeout_is_retried_once_then_raised():
 def test_an_error_reply_is_not_retried():
     pool = ScriptedPool(redis.exceptions.NoScriptError("NOSCRIPT"), b"never asked")
     with pytest.raises(redis.exceptions.NoScriptError):
-        redis_connections.call(pool, "EVALSHA", "0" * 40, 0)
+        poll_transport.call(pool, "EVALSHA", "0" * 40, 0)
     assert len(pool.handed_out) == 1
     assert pool.released == pool.handed_out

@@ -1,7 +1,7 @@
-"""The hot path's Redis calls on a real server: the peeking checkout check, and one bare command.
+"""The poll path's Redis transport on a real server: pooled connections under gevent, and one bare command.
 
-The peek only runs on gevent's non-blocking sockets, so that case runs in a monkey-patched child
-process, as in a gunicorn gevent worker; without gevent the connection keeps redis-py's check.
+The gevent case runs in a monkey-patched child process, as in a gunicorn gevent worker: redis-py's
+own checkout check must tell an idle connection, a waiting reply and a closed one apart there.
 """
 
 from __future__ import annotations
@@ -15,23 +15,21 @@ import time
 import pytest
 import redis
 
-from core import redis_connections
+from core import redis_client
 from devstack import PROJECT_ROOT
+from webapp import poll_transport
 
-# Run under gevent: each step's outcome is printed as one JSON object.
 GEVENT_SCENARIO = textwrap.dedent(
     """
     from gevent import monkey; monkey.patch_all()
     import json, sys, time
     import redis
-    from core import redis_connections
+    from webapp import poll_transport
 
     url = sys.argv[1]
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=2, timeout=1,
-                                                 **redis_connections.connection_options(url))
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=2, timeout=1)
     seen = {}
     connection = pool.get_connection()
-    seen["class"] = type(connection).__name__
     seen["gevent_socket"] = type(connection._sock).__module__
     seen["idle"] = connection.can_read()
     connection.send_command("PING")
@@ -49,20 +47,19 @@ GEVENT_SCENARIO = textwrap.dedent(
         seen["closed_by_server"] = "raised"
     pool.release(connection)
     # Checked out again, the closed connection is replaced by the pool: the next call works.
-    seen["after_kill"] = str(redis_connections.call(pool, "PING"))
+    seen["after_kill"] = str(poll_transport.call(pool, "PING"))
     print(json.dumps(seen))
     """
 )
 
 
-def test_under_gevent_the_checkout_check_peeks_and_tells_idle_reply_and_closed_apart(redis_url):
+def test_under_gevent_the_checkout_check_tells_idle_reply_and_closed_apart(redis_url):
     done = subprocess.run(
         [sys.executable, "-c", GEVENT_SCENARIO, redis_url],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["class"] == "PeekingConnection"
     assert seen["gevent_socket"].startswith("gevent")
     assert seen["idle"] is False
     assert seen["reply_waiting"] is True
@@ -74,40 +71,50 @@ def test_under_gevent_the_checkout_check_peeks_and_tells_idle_reply_and_closed_a
 
 @pytest.fixture
 def pool(redis_url):
-    pool = redis.BlockingConnectionPool.from_url(
-        redis_url, max_connections=1, timeout=1, **redis_connections.connection_options(redis_url)
-    )
+    pool = redis.BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=1)
     yield pool
     pool.disconnect()
 
 
-def test_without_gevent_the_connection_keeps_redis_pys_own_check(pool):
+def test_without_gevent_the_checkout_check_tells_idle_and_reply_apart(pool):
     connection = pool.get_connection()
     try:
         assert connection.can_read() is False
         connection.send_command("PING")
         time.sleep(0.05)
-        assert connection.can_read() is True  # redis-py's check: a blocking socket is never peeked
+        assert connection.can_read() is True
         connection.read_response()
     finally:
         pool.release(connection)
 
 
 def test_call_returns_the_reply_and_gives_the_connection_back(pool):
-    assert redis_connections.call(pool, "SET", "redis-connections:key", "value") in (True, b"OK", "OK")
-    assert redis_connections.call(pool, "GET", "redis-connections:key") == b"value"
+    assert poll_transport.call(pool, "SET", "redis-connections:key", "value") in (True, b"OK", "OK")
+    assert poll_transport.call(pool, "GET", "redis-connections:key") == b"value"
     # One connection in the pool: a second call could not check one out had the first kept it.
-    assert redis_connections.call(pool, "DEL", "redis-connections:key") == 1
+    assert poll_transport.call(pool, "DEL", "redis-connections:key") == 1
 
 
 def test_a_connection_that_redis_closed_costs_no_error(pool, redis_url):
-    pooled_id = redis_connections.call(pool, "CLIENT", "ID")  # the pool's only connection
+    pooled_id = poll_transport.call(pool, "CLIENT", "ID")  # the pool's only connection
     assert redis.Redis.from_url(redis_url).client_kill_filter(_id=pooled_id) == 1
-    assert redis_connections.call(pool, "ECHO", "after a restart") == b"after a restart"
-    assert redis_connections.call(pool, "CLIENT", "ID") != pooled_id  # retried on a new connection
+    assert poll_transport.call(pool, "ECHO", "after a restart") == b"after a restart"
+    assert poll_transport.call(pool, "CLIENT", "ID") != pooled_id  # retried on a new connection
 
 
 def test_an_error_reply_raises_and_leaves_the_connection_usable(pool):
     with pytest.raises(redis.exceptions.NoScriptError):
-        redis_connections.call(pool, "EVALSHA", "0" * 40, 0)
-    assert redis_connections.call(pool, "ECHO", "still in step") == b"still in step"
+        poll_transport.call(pool, "EVALSHA", "0" * 40, 0)
+    assert poll_transport.call(pool, "ECHO", "still in step") == b"still in step"
+
+
+def test_without_gevent_the_transport_sends_on_the_pool(redis_url):
+    pool = redis_client.new_pool(redis_url, redis_client.WEB_REQUEST)
+    transport = poll_transport.PollTransport(redis_url, pool, timeout=1.0)
+    try:
+        assert transport.execute("ECHO", "pooled") == b"pooled"
+        with pytest.raises(redis.exceptions.NoScriptError):
+            transport.execute("EVALSHA", "0" * 40, 0)
+        assert transport.execute("CLIENT", "ID") == transport.execute("CLIENT", "ID")  # given back, taken again
+    finally:
+        pool.disconnect()

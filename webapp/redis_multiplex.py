@@ -1,10 +1,8 @@
 """One Redis connection per gevent worker that carries the hot path's commands of all its requests.
 
 Every pending status poll sends one EVALSHA. On a pooled connection each costs the worker, on
-top of the round trip itself: its own send() syscall (on loopback TCP about 30 us, since the
-kernel runs Redis's side of the delivery in it), a pool checkout and release, redis-py's packing
-and hooks, and a gevent timer for the read. Measured in a gevent worker (32 concurrent polls):
-a status poll costs about 200 us of CPU more than /healthz that way, about 90 us through here.
+top of the round trip itself, its own send() syscall, a pool checkout and release, redis-py's
+packing and hooks, and a gevent timer for the read; here requests share sends and reads.
 
 How: a caller packs its command, appends it to the channel's outbox and its `Waiter` to the
 channel's queue, and parks. A writer greenlet sends everything gathered since its last send in
@@ -14,47 +12,99 @@ connection's commands in the order they came). No lock: greenlets switch only wh
 
 Failure: a connection closed, refused or silent for `timeout` seconds while commands wait fails
 every waiting command at once with ConnectionError or TimeoutError, and the next command opens a
-new channel. `call()` tries a failed command once more on the next channel (with
-`redis_connections.retried`, as the pooled call does), so a Redis restart costs no error and a
-hung Redis about two timeouts. Error replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
+new channel. `call()` tries a failed command once more on the next channel (`retried`, as the
+pooled call does), so a Redis restart costs no error and a hung Redis about two timeouts. Error
+replies (NOSCRIPT, ...) raise for their caller only; the channel stays in step.
 
 Only under gevent, for plain `redis://` URLs: `for_url()` answers None otherwise, and callers
-use a pooled connection (core/redis_connections.py).
+use a pooled connection (webapp/poll_transport.py). Public APIs only: hiredis's own Reader and
+packer, redis-py's URL parser and exception classes.
 """
 
 from __future__ import annotations
 
 import collections
-import os
 import socket
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import gevent
 import hiredis
 import redis
 from gevent.hub import Waiter, get_hub
-from redis._parsers.base import BaseParser
 from redis.connection import parse_url
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+)
 
-from core import concurrency, redis_connections
+from webapp import gevent_worker
+
+T = TypeVar("T")
 
 READ_SIZE = 65536
 # The reader looks at the clock this often while commands wait, so a silent Redis is noticed
 # between `timeout` and `timeout` + one tick after the oldest unanswered command was queued.
 TICKS_PER_TIMEOUT = 4
+# A command whose connection broke is tried once more, as redis-py's client does with `Retry(..., 1)`.
+CONNECTION_RETRIES = 1
+# Error replies raised as their own redis-py class (as its parsers do); any other is a ResponseError.
+ERROR_CLASSES: dict[str, type[redis.RedisError]] = {
+    "NOSCRIPT": NoScriptError,
+    "NOAUTH": AuthenticationError,
+    "WRONGPASS": AuthenticationError,
+    "READONLY": ReadOnlyError,
+    "LOADING": BusyLoadingError,
+    "OOM": OutOfMemoryError,
+    "NOPERM": NoPermissionError,
+}
+# The generic "ERR ..." replies that redis-py raises as a class of their own.
+ERR_CLASSES: dict[str, type[redis.RedisError]] = {
+    "max number of clients reached": redis.ConnectionError,
+    "invalid password": AuthenticationError,
+}
 
 
 def for_url(url: str, timeout: float) -> Multiplexer | None:
     """Return a multiplexer for `url` when this process runs gevent and the URL is plain TCP; else None."""
-    if urlsplit(url).scheme != "redis" or not concurrency.gevent_is_active():
+    if urlsplit(url).scheme != "redis" or not gevent_worker.is_active():
         return None
     return Multiplexer(url, timeout)
 
 
+def retried(run: Callable[[], T]) -> T:
+    """Return `run()`, run once more if the connection broke, as redis-py's client does with `Retry(..., 1)`."""
+    for attempt in range(1 + CONNECTION_RETRIES):
+        try:
+            return run()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if attempt == CONNECTION_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+def error_from_reply(reply: str) -> redis.RedisError:
+    """Return the exception redis-py raises for an error reply such as "NOSCRIPT No matching script"."""
+    code, _, message = reply.partition(" ")
+    if code == "ERR":
+        return ERR_CLASSES.get(message, ResponseError)(message, status_code=code)
+    error_class = ERROR_CLASSES.get(code)
+    if error_class is None:
+        return ResponseError(reply)
+    return error_class(message, status_code=code)
+
+
 class Multiplexer:
-    """Sends the commands of concurrent greenlets down one pipelined connection, opened on first use."""
+    """Sends the commands of concurrent greenlets down one pipelined connection, opened on first use.
+
+    One per process: a forked child builds its own (webapp/poll_transport.py keeps it per process).
+    """
 
     def __init__(self, url: str, timeout: float) -> None:
         options = parse_url(url)
@@ -62,11 +112,10 @@ class Multiplexer:
         self.setup_commands = _setup_commands(options)
         self.timeout = timeout
         self._channel: _Channel | None = None
-        self._pid = os.getpid()
 
     def call(self, *command: Any) -> Any:
         """Send one command and return its reply; an error reply raises as redis-py would raise it."""
-        return redis_connections.retried(lambda: self._open_channel().call(command))
+        return retried(lambda: self._open_channel().call(command))
 
     def stats(self) -> dict[str, int]:
         """Return how many channels were opened and, on the current one, commands and sends so far."""
@@ -78,8 +127,6 @@ class Multiplexer:
         }
 
     def _open_channel(self) -> _Channel:
-        if self._pid != os.getpid():  # a forked child must not share its parent's socket
-            self._channel, self._pid = None, os.getpid()
         channel = self._channel
         if channel is None or channel.failure is not None:
             channel = self._channel = _Channel(self.address, self.setup_commands, self.timeout)
@@ -123,7 +170,7 @@ class _Channel:
             self._hub.loop.run_callback(idle.switch, None)
         reply = waiter.get()
         if isinstance(reply, hiredis.ReplyError):  # an error reply (an Exception too): this call's own
-            raise BaseParser.parse_error(str(reply))
+            raise error_from_reply(str(reply))
         if isinstance(reply, Exception):  # the channel failed: shared, so raised as a fresh copy
             raise _fresh(reply)
         return reply

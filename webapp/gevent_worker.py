@@ -1,9 +1,9 @@
-"""What kind of concurrency this process runs under."""
+"""Whether this process is a gunicorn gevent worker: the web's speed-ups for greenlets apply only there."""
 
 from __future__ import annotations
 
 
-def gevent_is_active() -> bool:
+def is_active() -> bool:
     """Tell whether this process runs under gevent's monkey-patching (a gunicorn gevent worker)."""
     try:
         from gevent import monkey
