@@ -7,6 +7,7 @@ worker and the bot never import the web app or each other; core's modules form n
 from __future__ import annotations
 
 import ast
+import configparser
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,14 @@ from pathlib import Path
 
 from devstack import PROJECT_ROOT
 
-OUR_PACKAGES = ("core", "webapp", "tasks", "botrunner", "devstack", "telegram_emulator")
+def root_packages() -> list[str]:
+    """Return our packages as .importlinter names them (its root_packages)."""
+    config = configparser.ConfigParser()
+    config.read(PROJECT_ROOT / ".importlinter")
+    return config["importlinter"]["root_packages"].split()
+
+
+OUR_PACKAGES = root_packages()
 # Never write import-linter's cache into the repository.
 LINT_IMPORTS = [
     sys.executable,
