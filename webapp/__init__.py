@@ -18,9 +18,9 @@ from webapp import (
     errors,
     health,
     jwt_tokens,
-    limits,
     metrics,
     openapi,
+    rate_limits,
     request_id,
     requests_json,
     security_headers,
@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     security_headers.register(app, settings)
     jwt_tokens.configure(app, settings)
-    limits.configure(app, settings)
+    rate_limits.configure(app, settings)
     app.before_request(requests_json.refuse_oversized_body)
     app.after_request(empty_options_response)
     app.register_blueprint(health.bp)

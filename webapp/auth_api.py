@@ -15,7 +15,7 @@ from core import auth_sessions, db, events, phones, prompt_targets, token_famili
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, delivery_status, jwt_tokens, limits, metrics, openapi, schemas, status_waits
+from webapp import bot_identity, client_info, delivery_status, jwt_tokens, metrics, openapi, rate_limits, schemas, status_waits
 from webapp import waiting_polls
 from webapp.errors import ApiError
 
@@ -44,7 +44,7 @@ def forbid_caching(response: Response) -> Response:
 def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     """Start a login for a phone number; answer the same way whether or not it is linked."""
     settings = _settings()
-    limits.check_init_per_ip()
+    rate_limits.check_init_per_ip()
     raw_phone = body.phone_number
     try:
         phone_number = phones.normalize(raw_phone, settings.default_phone_region)
@@ -52,7 +52,7 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
         raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.") from None
     # Before the user is looked up, so a limited phone gets the same answer, linked or not.
     # Per phone and client: a client flooding someone's phone is refused, the owner is not.
-    limits.check_init_per_phone(phone_number)
+    rate_limits.check_init_per_phone(phone_number)
     username = bot_identity.bot_username(settings)
     with db.transaction() as conn:
         user = users.get_by_phone(conn, phone_number)
@@ -116,17 +116,17 @@ def session_status(session_id: str) -> Response:
     wait = wait_seconds(request.args.get("wait"))
     if wait == 0:
         # Before the lookup: known and unknown ids are slowed down alike (no oracle for guessing).
-        return answer(read_status(session_id, limits.check_poll(session_id)), settings)
+        return answer(read_status(session_id, rate_limits.check_poll(session_id)), settings)
     listener = status_waits.listener(settings.redis_url)
     # The slot first: a poll over the caps is answered at once, before it waits or reads anything.
     # Then registered before the first read: a transition is either seen by that read or wakes us.
     with (
         waiting_polls.slot(session_id),
-        listener.waiting(limits.session_digest(session_id)) as waiter,
+        listener.waiting(rate_limits.session_digest(session_id)) as waiter,
         metrics.LONG_POLLS_WAITING.track_inprogress(),
     ):
         deadline = time.monotonic() + wait
-        check: limits.PollCheck | None = limits.check_poll(session_id)
+        check: rate_limits.PollCheck | None = rate_limits.check_poll(session_id)
         while True:
             # While pending, what a waiting poll keeps is this small record, not a response.
             status = read_status(session_id, check)
@@ -154,7 +154,7 @@ class Pending:
     delivery_failing: bool | None
 
 
-def read_status(session_id: str, check: limits.PollCheck | None) -> Pending | Response:
+def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending | Response:
     """Return `Pending` from the Redis read alone while pending, else the final answer from Postgres."""
     if check is not None and check.cached_status == auth_sessions.PENDING:
         remaining_ms = check.expires_at_ms - check.now_ms
@@ -238,9 +238,9 @@ def refresh_tokens(body: schemas.RefreshRequest) -> Response:
     try:
         family_id, jti = jwt_tokens.decode_refresh_token(token)
     except ApiError:
-        limits.check_refresh_per_ip()  # guessed or forged tokens spend this IP's budget
+        rate_limits.check_refresh_per_ip()  # guessed or forged tokens spend this IP's budget
         raise
-    limits.check_refresh_per_family(family_id)
+    rate_limits.check_refresh_per_family(family_id)
     with db.transaction() as conn:
         rotation = token_families.rotate(conn, family_id, jti, max_age_seconds=_settings().login_max_age)
     if rotation.outcome is RotationOutcome.ROTATED:

@@ -22,7 +22,7 @@ from types import TracebackType
 from flask import current_app
 
 from core.errors import ServiceUnavailable
-from webapp import client_info, limits, metrics, schemas
+from webapp import client_info, metrics, rate_limits, schemas
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ SESSION_FULL = 2
 
 # KEYS: the address's set, the session's set. ARGV: slot id, lease ms, address cap, session cap.
 # Returns 0 (slot taken), ADDRESS_FULL or SESSION_FULL. Redis's clock, so every host agrees.
-ACQUIRE_SCRIPT = limits.LuaScript(
+ACQUIRE_SCRIPT = rate_limits.LuaScript(
     """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -58,7 +58,7 @@ end
 return 0
 """
 )
-RELEASE_SCRIPT = limits.LuaScript(
+RELEASE_SCRIPT = rate_limits.LuaScript(
     """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -83,7 +83,7 @@ class Slot:
     __slots__ = ("_keys", "_slot_id")
 
     def __init__(self, session_id: str) -> None:
-        self._keys = [address_key(client_info.client_key()), session_key(limits.session_digest(session_id))]
+        self._keys = [address_key(client_info.client_key()), session_key(rate_limits.session_digest(session_id))]
         self._slot_id = secrets.token_hex(8)
 
     def __enter__(self) -> Slot:
@@ -91,8 +91,8 @@ class Slot:
         lease_ms = SLOT_LEASE_SECONDS * 1000
         args = [self._slot_id, lease_ms, settings.max_waiting_polls_per_client, MAX_WAITING_POLLS_PER_SESSION]
         try:
-            outcome = int(limits.run_script(ACQUIRE_SCRIPT, self._keys, args))
-        except limits.REDIS_ERRORS as exc:
+            outcome = int(rate_limits.run_script(ACQUIRE_SCRIPT, self._keys, args))
+        except rate_limits.REDIS_ERRORS as exc:
             raise ServiceUnavailable("redis", f"waiting poll cap check failed: {type(exc).__name__}") from exc
         retry_after = {"Retry-After": str(settings.poll_interval)}
         if outcome == ADDRESS_FULL:
@@ -117,8 +117,8 @@ class Slot:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         try:
-            limits.run_script(RELEASE_SCRIPT, self._keys, [self._slot_id])
-        except limits.REDIS_ERRORS as error:  # the lease gives the slot back a little later
+            rate_limits.run_script(RELEASE_SCRIPT, self._keys, [self._slot_id])
+        except rate_limits.REDIS_ERRORS as error:  # the lease gives the slot back a little later
             log.warning("could not release a waiting poll's slot: %s", type(error).__name__)
 
 

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from devstack import PROJECT_ROOT
-from webapp.limits import POLL_SCRIPT
+from webapp.rate_limits import POLL_SCRIPT
 
 
 def free_port() -> int:

@@ -38,7 +38,7 @@ def test_werkzeug_statuses_answer_catalogued_codes_of_that_status():
 
 
 def test_the_limits_and_the_error_handler_say_the_same_429_sentence():
-    assert "Too many" not in (WEBAPP / "limits.py").read_text()  # the catalogue's sentence, not a copy
+    assert "Too many" not in (WEBAPP / "rate_limits.py").read_text()  # the catalogue's sentence, not a copy
     assert error_catalogue.message_of(error_catalogue.HTTP_STATUS_CODES[429]) == "Too many requests; try again later."
 
 

@@ -4,17 +4,17 @@ import pytest
 
 from core import send_rate
 from telegram_sender.request import is_send
-from webapp import limits
+from webapp import rate_limits
 
 
 @pytest.mark.parametrize(("poll_interval", "gap_ms"), [(1, 500), (2, 1500), (5, 4500)])
 def test_a_poll_may_come_half_a_second_early(poll_interval, gap_ms):
-    assert limits.poll_gap_ms(poll_interval) == gap_ms
+    assert rate_limits.poll_gap_ms(poll_interval) == gap_ms
 
 
 @pytest.mark.parametrize(("wait", "header"), [(0.0, 1), (0.001, 1), (1.0, 1), (1.2, 2), (59.99, 60)])
 def test_retry_after_is_whole_seconds_rounded_up_and_at_least_one(wait, header):
-    assert limits.retry_after_seconds(wait) == header
+    assert rate_limits.retry_after_seconds(wait) == header
 
 
 def test_send_rates_are_read_in_rate_limit_notation():
