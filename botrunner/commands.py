@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 import jobs
 from botrunner.handlers import language_of, settings_of
-from core import account_menu, db, events, prompt_holds, texts, token_families, users
+from core import account_menu, auth_sessions, db, decisions, events, prompt_holds, prompts, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
 from telegram_sender import keyboards
@@ -92,7 +92,7 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer()
         return
     try:
-        result = await asyncio.to_thread(_act, callback, query.from_user, language)
+        result = await asyncio.to_thread(_act, callback, query.from_user, language, settings_of(context).site_name)
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
@@ -104,7 +104,7 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await asyncio.to_thread(_close_prompts, result.rejected_sessions)
 
 
-def _act(callback: AccountCallback, sender: User, language: str) -> ButtonResult:
+def _act(callback: AccountCallback, sender: User, language: str, site_name: str) -> ButtonResult:
     """Do what the button says, to the tapper's own account, in one transaction."""
     with db.transaction() as conn:
         users.note_language(conn, sender.id, sender.language_code)
@@ -122,6 +122,8 @@ def _act(callback: AccountCallback, sender: User, language: str) -> ButtonResult
                 events.emit("login_ended", user=user["id"], family=callback.family_id, via="bot")
             answer = texts.text("answer_login_ended" if ended else "answer_login_gone", language)
             return ButtonResult(account_menu.sessions_list(remaining, language), answer)
+        if callback.action == account_menu.END_THIS_LOGIN:
+            return _end_this_login(conn, callback, user, language, site_name)
         if callback.action in (account_menu.LOGOUT_ALL, account_menu.OFFER_END_ALL):
             count = token_families.revoke_all_for_user(conn, user["id"], "bot_logout_all")
             events.emit("logout_all", user=user["id"], count=count, via="bot")
@@ -139,6 +141,21 @@ def _act(callback: AccountCallback, sender: User, language: str) -> ButtonResult
             return ButtonResult(account_menu.resumed(language), answer)
         active = len(token_families.active_for_user(conn, user["id"]))
         return ButtonResult(account_menu.not_me_offer(None, active, language), answer)
+
+
+def _end_this_login(conn, callback: AccountCallback, user: Row, language: str, site_name: str) -> ButtonResult:
+    """End the login an approved prompt made (core's rule) and show the notice without its button."""
+    assert callback.session_pk is not None
+    ended = decisions.end_login_of(conn, callback.session_pk, user["id"])
+    session = ended or auth_sessions.get(conn, callback.session_pk)
+    if ended is not None:
+        events.emit("login_ended", user=user["id"], session=callback.session_pk, via="bot_notice")
+    answer = texts.text("answer_login_ended" if ended else "answer_login_gone", language)
+    if session is None or session["user_id"] != user["id"]:
+        return ButtonResult(account_menu.sessions_list(token_families.active_for_user(conn, user["id"]), language),
+                            answer)
+    notice_language = session["prompt_language"] or language
+    return ButtonResult(prompts.logged_in_notice(session, notice_language, site_name, ended=True), answer)
 
 
 def _paused_until(conn, user: Row) -> Any:

@@ -167,17 +167,19 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     session = outcome.session
     answer, alert = _answer_for(callback, outcome, language, settings), outcome.cooldown
     _log_decision(callback, outcome, query.from_user.id)
+    closed = session is None
     try:
         # Closing first: by the time the toast shows, the buttons are gone.
         if session is not None:
             await close_prompt(context.bot, session, language, settings.site_name)
+            closed = True
     finally:
         try:
             await query.answer(answer, show_alert=alert)
         finally:
-            # The decision is committed: its notice and the offer go out even if Telegram
+            # The decision is committed: its follow-ups and the offer go out even if Telegram
             # refused the edit or the answer.
-            await asyncio.to_thread(_enqueue_follow_ups, outcome)
+            await asyncio.to_thread(_enqueue_follow_ups, outcome, closed)
             if outcome.offer is not None:
                 paused_until, active_logins = outcome.offer
                 offer = account_menu.not_me_offer(paused_until, active_logins, language)
@@ -214,11 +216,22 @@ def _log_decision(callback: prompts.Callback, outcome: Decision, telegram_id: in
                     also_rejected=len(outcome.also_rejected))
 
 
-def _enqueue_follow_ups(outcome: Decision) -> None:
-    """After the commit: ask for the login notice, and for the prompts of sessions rejected alongside to be closed."""
+def _enqueue_follow_ups(outcome: Decision, closed: bool) -> None:
+    """After the commit: ask for a login notice if one is due, and for the prompts still open to be closed.
+
+    `closed`: this tap's own prompt was edited; if not, the worker edits it (for an approval that
+    edit is the "you logged in" notice, so it must not be lost).
+    """
     try:
         session = outcome.session
-        if outcome.refusal is None and session is not None and session["status"] == auth_sessions.APPROVED:
+        if session is not None and not closed:
+            jobs.enqueue_prompt_update(str(session["id"]))
+        if (
+            outcome.refusal is None
+            and session is not None
+            and session["status"] == auth_sessions.APPROVED
+            and prompts.needs_separate_notice(approved_in_telegram=True)
+        ):
             jobs.enqueue_login_notice(str(session["id"]))
         for session_pk in outcome.also_rejected:
             jobs.enqueue_prompt_update(session_pk)
@@ -239,7 +252,7 @@ def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | N
 
 
 async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) -> None:
-    """Edit the prompt of a session this tap just decided to its outcome, without buttons."""
+    """Edit the prompt of a session this tap just decided to its outcome (approved: the login notice)."""
     # The row comes from the transition's RETURNING: a prompt recorded after it is closed by the
     # worker that recorded it, so exactly one of us edits.
     if session["prompt_message_id"] is None:
@@ -247,7 +260,10 @@ async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) ->
     message = prompts.closed_prompt(session, session["status"], session["prompt_language"] or language, site_name)
     try:
         await bot.edit_message_text(
-            message.text, chat_id=session["prompt_chat_id"], message_id=session["prompt_message_id"]
+            message.text,
+            chat_id=session["prompt_chat_id"],
+            message_id=session["prompt_message_id"],
+            reply_markup=keyboards.inline_markup(message),
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():

@@ -1,7 +1,8 @@
 """The bot's account messages as data: active logins, confirmations, the "It wasn't me" offer.
 
 Pure functions, like `core.prompts`. Their buttons act on the account of whoever taps them,
-never on an id the callback data names, except a login (`el:<family>`) that must be the tapper's.
+never on an id the callback data names, except a login (`el:<family>`, or `es:<session>` on an
+approved prompt) that must be the tapper's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.prompts import Button, Message
 Row = dict[str, Any]
 
 END_LOGIN = "el"  # `el:<family uuid>`: end one login, from /sessions
+END_THIS_LOGIN = prompts.END_THIS_LOGIN  # `es:<session uuid>`: end the login an approved prompt made
 LOGOUT_ALL = "la"  # confirmed /logout_all
 UNLINK = "ul"  # confirmed /unlink
 CANCEL = "cx"  # a confirmation declined
@@ -29,10 +31,12 @@ MAX_LISTED = 10
 
 @dataclass(frozen=True)
 class AccountCallback:
-    """A parsed tap on an account button: the action and, for END_LOGIN, the login's family id."""
+    """A parsed tap on an account button: the action and, for END_LOGIN, the login's family id
+    (for END_THIS_LOGIN, the auth session's id)."""
 
     action: str
     family_id: str | None = None
+    session_pk: str | None = None
 
 
 def parse_callback(data: str | None) -> AccountCallback | None:
@@ -42,6 +46,8 @@ def parse_callback(data: str | None) -> AccountCallback | None:
     action, _, family_id = (data or "").partition(":")
     if action == END_LOGIN and prompts.is_canonical_uuid(family_id):
         return AccountCallback(END_LOGIN, family_id)
+    if action == END_THIS_LOGIN and prompts.is_canonical_uuid(family_id):
+        return AccountCallback(END_THIS_LOGIN, session_pk=family_id)
     return None
 
 

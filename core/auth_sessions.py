@@ -249,6 +249,17 @@ def expire_if_overdue(conn, session_pk: str) -> Row | None:
         return _changed(conn, cur.fetchone())
 
 
+def withdraw_approval(conn, session_pk: str, user_id: int) -> Row | None:
+    """Reject an approved session of this user whose tokens the website has not taken yet; else None."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'rejected'"
+            " WHERE id = %s AND status = 'approved' AND user_id = %s RETURNING *",
+            (str(session_pk), user_id),
+        )
+        return _changed(conn, cur.fetchone())
+
+
 def consume(conn, session_id: str) -> Row | None:
     """Take the approved session's right to tokens; exactly one caller ever gets the row."""
     with conn.cursor() as cur:

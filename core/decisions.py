@@ -9,6 +9,8 @@
   prompts to it (push bombing stops at the first tap); it counts even on a prompt decided a
   moment ago.
 - A tap on a prompt whose time is up expires its login, so the stale buttons go.
+- "End this login" on an approved prompt ends the login that session became: its token family,
+  or, if the website has not taken its tokens yet, the approval itself.
 """
 
 from __future__ import annotations
@@ -84,3 +86,16 @@ def not_me(
         closed = auth_sessions.expire_if_overdue(conn, session_pk)
     return Decision(closed, refusal, offer=(paused_until, active_logins),
                     also_rejected=tuple(str(row["id"]) for row in others))
+
+
+def end_login_of(conn, session_pk: str, user_id: int) -> Row | None:
+    """End the login a session of this user became ("End this login"); the session row, or None if nothing was live."""
+    session = auth_sessions.get(conn, session_pk)
+    if session is None or session["user_id"] != user_id:
+        return None
+    withdrawn = auth_sessions.withdraw_approval(conn, session_pk, user_id)
+    if withdrawn is not None:
+        return withdrawn
+    if token_families.revoke_for_session(conn, session_pk, user_id, "bot_end_this_login") is None:
+        return None
+    return session

@@ -19,6 +19,9 @@ REJECT = "rj"
 MATCH = "mt"  # number matching: `mt:<uuid>:<2 digits>`, one button per number offered
 NOT_ME = "nm"  # "It wasn't me": reject, pause prompts, offer to end every login
 ACTIONS = (APPROVE, REJECT, MATCH, NOT_ME)
+# "End this login" on an approved prompt's closing edit: `es:<session uuid>`, an account button
+# (core.account_menu) that ends the login this session became, for its owner only.
+END_THIS_LOGIN = "es"
 MATCH_CHOICES = 3
 
 
@@ -136,9 +139,37 @@ def login_notice(session: dict[str, Any], language: str, site_name: str) -> Mess
     return Message(f"{title}\n\n{details}\n\n{texts.text('notice_hint', language)}")
 
 
+def logged_in_notice(session: dict[str, Any], language: str, site_name: str, *, ended: bool = False) -> Message:
+    """Compose an approved prompt's closing edit: who logged in, from where, when, and a button that ends that login.
+
+    `ended`: the login was ended from this message, so it says so and the button goes.
+    """
+    title = texts.text("logged_in_title", language, site=site_name)
+    details = _details(session, language, session.get("decided_at"))
+    if ended:
+        return Message(f"{title}\n\n{details}\n\n{texts.text('logged_in_ended', language)}")
+    end = Button(texts.text("button_end_this_login", language), f"{END_THIS_LOGIN}:{session['id']}")
+    return Message(f"{title}\n\n{details}\n\n{texts.text('logged_in_hint', language)}", ((end,),))
+
+
+def needs_separate_notice(approved_in_telegram: bool) -> bool:
+    """Tell whether an approval needs its own "New login" message.
+
+    One approved in Telegram does not: its prompt's closing edit is the notice. Any other way of
+    approving (a passkey, later) sends one.
+    """
+    return not approved_in_telegram
+
+
 def closed_prompt(session: dict[str, Any], status: str, language: str, site_name: str) -> Message:
-    """Compose the prompt as it reads once decided: the same context, the outcome, no buttons."""
-    outcome_status = "approved" if status == "consumed" else status
+    """Compose the prompt as it reads once decided: the same context, the outcome, no buttons.
+
+    An approved prompt becomes the "you logged in" notice instead (`logged_in_notice`): a login
+    approved in Telegram costs one message.
+    """
+    if status in ("approved", "consumed"):
+        return logged_in_notice(session, language, site_name)
+    outcome_status = status
     outcome = texts.text(f"outcome_{outcome_status}", language)
     title = texts.text("prompt_title", language, site=site_name)
     return Message(f"{title}\n\n{_details(session, language)}\n\n{outcome}")

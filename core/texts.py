@@ -79,7 +79,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "button_approve": {"ru": "✅ Да, это я", "en": "✅ Yes, it's me"},
     "button_reject": {"ru": "❌ Отклонить", "en": "❌ Reject"},
     "button_not_me": {"ru": "🚨 Это был не я", "en": "🚨 It wasn't me"},
-    "outcome_approved": {"ru": "✅ Вход подтверждён.", "en": "✅ Login approved."},
     "outcome_rejected": {"ru": "❌ Вход отклонён.", "en": "❌ Login rejected."},
     "outcome_expired": {"ru": "⌛ Время на подтверждение истекло.", "en": "⌛ This login request has expired."},
     "outcome_cancelled": {"ru": "🚫 Вход отменён на сайте.", "en": "🚫 The login was cancelled on the website."},
@@ -137,6 +136,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "К вашему Telegram не привязан номер телефона. Отправьте /start, чтобы привязать его.",
         "en": "No phone number is linked to your Telegram. Send /start to link one.",
     },
+    "logged_in_title": {"ru": "✅ Вы вошли на сайт {site}", "en": "✅ You logged in to {site}"},
+    "logged_in_hint": {
+        "ru": "Это были не вы? Завершите этот вход кнопкой ниже; /sessions покажет все ваши входы.",
+        "en": "Not you? End this login with the button below; /sessions shows all your logins.",
+    },
+    "logged_in_ended": {"ru": "🚫 Этот вход завершён.", "en": "🚫 This login has been ended."},
+    "button_end_this_login": {"ru": "🚫 Завершить этот вход", "en": "🚫 End this login"},
     "notice_title": {"ru": "🔓 Новый вход на сайт {site}", "en": "🔓 New login to {site}"},
     "notice_hint": {
         "ru": "Это были не вы? /sessions покажет ваши входы, /logout_all завершит их все.",

@@ -138,6 +138,19 @@ def revoke_for_user(conn, family_id: str, user_id: int, reason: str) -> Row | No
         return cur.fetchone()
 
 
+def revoke_for_session(conn, session_pk: str, user_id: int, reason: str) -> Row | None:
+    """Revoke the live login an auth session of this user became; None if there is none."""
+    if not _is_uuid(session_pk):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE token_families SET revoked_at = now(), revoked_reason = %s"
+            " WHERE auth_session_id = %s AND user_id = %s AND revoked_at IS NULL RETURNING *",
+            (reason, session_pk, user_id),
+        )
+        return cur.fetchone()
+
+
 def is_live_for(conn, family_id: str, user_id: int) -> bool:
     """Tell whether a token may be used: its family is live and belongs to the user it names.
 

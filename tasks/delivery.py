@@ -142,6 +142,9 @@ def _close_prompt(task: Task, session_pk: str, *, may_claim: bool) -> None:
 def send_login_notice(self: Task, session_pk: str) -> None:
     """Send the "New login" message about an approved session to the account that approved it, once.
 
+    Only for approvals that `prompts.needs_separate_notice`: one made in Telegram has its
+    prompt's closing edit as its notice.
+
     A duplicate copy running at the same moment may send a second notice; the one not recorded
     is deleted again (notices are enqueued once per approval, so that is rare).
     """

@@ -57,7 +57,7 @@ class TelegramPerson:
 
     def wait_for_prompt(self, timeout: float = 20) -> dict[str, Any]:
         """Wait for a message with inline buttons (the approval prompt)."""
-        return self.emulator.wait_for_bot_message(self.id, inline_buttons, timeout=timeout)
+        return self.emulator.wait_for_bot_message(self.id, prompt_buttons, timeout=timeout)
 
     def tap(self, message: dict[str, Any], index: int) -> dict[str, Any]:
         """Tap the `index`-th inline button (0 = first) of a message."""
@@ -81,6 +81,15 @@ def inline_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     """Return a message's inline buttons, flattened in reading order."""
     markup = message.get("reply_markup") or {}
     return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def prompt_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the buttons that make a message an open approval prompt (a decision or "It wasn't me").
+
+    An approved prompt closes as the "you logged in" notice, which keeps one "End this login" button.
+    """
+    actions = ("ap:", "rj:", "mt:", "nm:")
+    return [b for b in inline_buttons(message) if str(b.get("callback_data", "")).startswith(actions)]
 
 
 def _asks_for_contact(message: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.chromium import browser_context, needs_chromium
-from tests.e2e.people import Browser, TelegramPerson, inline_buttons, unique_phone
+from tests.e2e.people import Browser, TelegramPerson, inline_buttons, prompt_buttons, unique_phone
 from tests.e2e.system import System
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
@@ -98,12 +98,12 @@ def test_start_again_cancels_the_earlier_login_before_the_new_one_begins(
 
     # In Telegram the first prompt says it was cancelled; only the second one has live buttons.
     system.emulator.wait_for(
-        lambda: (m := linked_person.message(first_prompt["message_id"]))["edited"] and not inline_buttons(m),
+        lambda: (m := linked_person.message(first_prompt["message_id"]))["edited"] and not prompt_buttons(m),
         timeout=STEP_TIMEOUT_MS / 1000,
     )
-    live = system.emulator.wait_for_bot_message(linked_person.id, inline_buttons, timeout=STEP_TIMEOUT_MS / 1000)
+    live = system.emulator.wait_for_bot_message(linked_person.id, prompt_buttons, timeout=STEP_TIMEOUT_MS / 1000)
     assert live["message_id"] != first_prompt["message_id"]
-    assert [m["message_id"] for m in linked_person.bot_messages() if inline_buttons(m)] == [live["message_id"]]
+    assert [m["message_id"] for m in linked_person.bot_messages() if prompt_buttons(m)] == [live["message_id"]]
 
     # The page shows the new login alone, still waiting.
     expect(demo.locator("#status")).to_have_text("pending")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.e2e.people import TelegramPerson, inline_buttons, unique_phone
+from tests.e2e.people import TelegramPerson, prompt_buttons, unique_phone
 from tests.e2e.system import System
 
 DEFAULTS = Settings()
@@ -65,7 +65,7 @@ def assert_429(response: httpx.Response, code: str) -> int:
 
 def prompts(person: TelegramPerson) -> list[dict]:
     """Return the person's messages that carry inline buttons (approval prompts)."""
-    return [m for m in person.bot_messages() if inline_buttons(m)]
+    return [m for m in person.bot_messages() if prompt_buttons(m)]
 
 
 def test_the_eleventh_login_from_one_ip_within_a_minute_is_refused(http):

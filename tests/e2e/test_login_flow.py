@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import texts
-from tests.e2e.people import Browser, TelegramPerson, inline_buttons
+from tests.e2e.people import Browser, TelegramPerson, inline_buttons, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE, BOT_USERNAME
 
 
@@ -38,7 +38,7 @@ def test_linked_user_logs_in(system, browser: Browser, linked_person: TelegramPe
     # the decision's commit, which the long poll may have seen first: wait for it.
     def closed_prompt():
         message = linked_person.message(prompt["message_id"])
-        return message if message["edited"] and not inline_buttons(message) else None
+        return message if message["edited"] and not prompt_buttons(message) else None
 
     assert linked_person.emulator.wait_for(closed_prompt, timeout=15)
     assert linked_person.wait_for_answers(1)[0]["text"]
@@ -69,7 +69,7 @@ def test_reject(system, browser: Browser, linked_person: TelegramPerson):
     linked_person.tap(prompt, 1)  # Reject is second
     assert browser.wait_for_status(started["session_id"], "rejected") == {"status": "rejected"}
     assert browser.status(started["session_id"]).json() == {"status": "rejected"}  # the same every time
-    assert not inline_buttons(linked_person.message(prompt["message_id"]))
+    assert not prompt_buttons(linked_person.message(prompt["message_id"]))
 
 
 def test_cancel_edits_the_prompt(system, browser: Browser, linked_person: TelegramPerson):
@@ -80,7 +80,7 @@ def test_cancel_edits_the_prompt(system, browser: Browser, linked_person: Telegr
     assert browser.http.delete(f"/api/auth/session/{started['session_id']}").status_code == 409
     assert browser.status(started["session_id"]).json() == {"status": "cancelled"}
     edited = linked_person.emulator.wait_for(
-        lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not inline_buttons(m) and m
+        lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not prompt_buttons(m) and m
     )
     assert edited["text"].endswith(texts.text("outcome_cancelled", BOT_LANGUAGE))
 

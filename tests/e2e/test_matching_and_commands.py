@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from core import auth_sessions, db, texts
-from tests.e2e.people import Browser, TelegramPerson, inline_buttons
+from tests.e2e.people import Browser, TelegramPerson, inline_buttons, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE, System
 
 
@@ -67,7 +67,7 @@ def notices(person: TelegramPerson) -> list[dict[str, Any]]:
     return [m for m in person.bot_messages() if (m["text"] or "").startswith(title)]
 
 
-def test_a_match_mode_login_then_the_login_notice(system, match_browser: Browser, linked_person: TelegramPerson):
+def test_a_match_mode_login_costs_one_message_whose_button_ends_it(system, match_browser: Browser, linked_person: TelegramPerson):
     started = match_browser.init(linked_person.phone)
     code = started["match_code"]
     assert re.fullmatch(r"[1-9][0-9]", code)
@@ -83,12 +83,26 @@ def test_a_match_mode_login_then_the_login_notice(system, match_browser: Browser
     approved = match_browser.wait_for_status(started["session_id"], "approved")
     assert match_browser.me(approved["tokens"]["access_token"]).status_code == 200
 
-    notice = linked_person.emulator.wait_for(lambda: notices(linked_person), timeout=20)[0]
-    assert notice["message_id"] != prompt["message_id"] and not inline_buttons(notice)
+    # One message per login: the prompt's closing edit is the "you logged in" notice.
+    title = ru("logged_in_title", site="Dance of Mind")
+    notice = linked_person.emulator.wait_for(
+        lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and m["text"].startswith(title) and m,
+        timeout=20,
+    )
     assert "Chrome 120, Windows 10" in notice["text"] and "127.0.0.1" in notice["text"]
-    closed = linked_person.message(prompt["message_id"])
-    assert closed["edited"] and not inline_buttons(closed) and closed["text"].endswith(ru("outcome_approved"))
-    assert len(notices(linked_person)) == 1
+    [end] = inline_buttons(notice)
+    assert end["text"] == ru("button_end_this_login") and end["callback_data"].startswith("es:")
+    assert [m["message_id"] for m in linked_person.bot_messages() if m["message_id"] >= prompt["message_id"]] == [
+        prompt["message_id"]
+    ]
+    assert notices(linked_person) == []
+
+    answered = len(linked_person.callback_answers())
+    linked_person.tap(notice, 0)  # "End this login"
+    assert linked_person.wait_for_answers(answered + 1)[-1]["text"] == ru("answer_login_ended")
+    assert match_browser.me(approved["tokens"]["access_token"]).status_code == 401
+    ended = linked_person.emulator.wait_for(lambda: not inline_buttons(m := linked_person.message(prompt["message_id"])) and m)
+    assert ended["text"].endswith(ru("logged_in_ended"))
 
 
 def test_a_wrong_number_rejects_then_the_next_prompt_is_held(
@@ -106,7 +120,7 @@ def test_a_wrong_number_rejects_then_the_next_prompt_is_held(
     again = match_browser.init(linked_person.phone)
     assert set(again) == set(started)  # the website can't tell that a hold is on
     system.emulator.wait_for(lambda: withheld_reason(database_url, again["session_id"]) == "cooldown", timeout=20)
-    assert not [m for m in linked_person.bot_messages() if inline_buttons(m)]  # the first prompt is closed, no other came
+    assert not [m for m in linked_person.bot_messages() if prompt_buttons(m)]  # the first prompt is closed, no other came
     assert match_browser.status(again["session_id"]).json()["status"] == "pending"
     assert notices(linked_person) == []
 

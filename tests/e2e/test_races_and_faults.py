@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from core import texts
-from tests.e2e.people import Browser, TelegramPerson, inline_buttons
+from tests.e2e.people import Browser, TelegramPerson, inline_buttons, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE
 
 
@@ -66,7 +66,7 @@ def test_telegram_500_and_429_during_the_send_deliver_the_prompt_once(system, br
     started = browser.init(linked_person.phone)
     prompt = linked_person.wait_for_prompt(timeout=30)
     time.sleep(1.5)  # room for a duplicate to show up, if there were one
-    prompts = [m for m in linked_person.bot_messages() if inline_buttons(m)]
+    prompts = [m for m in linked_person.bot_messages() if prompt_buttons(m)]
     assert [p["message_id"] for p in prompts] == [prompt["message_id"]]
     faulted = [c for c in system.emulator.calls("sendMessage") if c.get("fault")]
     assert {c["fault"] for c in faulted} >= {"500", "429"}
@@ -85,7 +85,7 @@ def test_expiry_with_a_short_ttl_and_a_tap_after_it(system, linked_person: Teleg
         # Expiry is decided from expires_at, whether or not the expiry task has run yet.
         assert browser.status(started["session_id"]).json() == {"status": "expired"}
         expired = system.emulator.wait_for(
-            lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not inline_buttons(m) and m,
+            lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not prompt_buttons(m) and m,
             timeout=15,
         )
         assert expired["text"].endswith(texts.text("outcome_expired", BOT_LANGUAGE))
@@ -112,7 +112,7 @@ def test_a_tap_after_expiry_before_the_worker_tidied_up(system, linked_person: T
         assert answer["text"] == texts.text("answer_expired", BOT_LANGUAGE)
         assert browser.status(started["session_id"]).json() == {"status": "expired"}
         closed = system.emulator.wait_for(
-            lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not inline_buttons(m) and m,
+            lambda: (m := linked_person.message(prompt["message_id"]))["edited"] and not prompt_buttons(m) and m,
             timeout=20,
         )
         assert closed["text"].endswith(texts.text("outcome_expired", BOT_LANGUAGE))

@@ -17,7 +17,7 @@ import httpx
 
 from devstack.processes import ProcessGroup
 from devstack.services import EmbeddedPostgres, EmbeddedRedis
-from tests.e2e.people import Browser, TelegramPerson, inline_buttons
+from tests.e2e.people import Browser, TelegramPerson, prompt_buttons
 from tests.e2e.system import STARTUP_TIMEOUT, System, wait_until
 
 # Generous limits: these tests start many logins from one IP and poll quickly on purpose;
@@ -196,16 +196,16 @@ def last_message_id(person: TelegramPerson) -> int:
 def wait_for_prompt_after(person: TelegramPerson, message_id: int, timeout: float = 20) -> dict[str, Any]:
     """Wait for a prompt (a message with buttons) newer than `message_id` and return it."""
     return person.emulator.wait_for_bot_message(
-        person.id, lambda m: m["message_id"] > message_id and inline_buttons(m), timeout=timeout
+        person.id, lambda m: m["message_id"] > message_id and prompt_buttons(m), timeout=timeout
     )
 
 
 def wait_for_closed_prompt(person: TelegramPerson, message_id: int, timeout: float = 20) -> dict[str, Any]:
-    """Wait until a prompt was edited to its outcome (buttons gone) and return it."""
+    """Wait until a prompt was edited to its outcome (its decision buttons gone) and return it."""
 
     def closed() -> dict[str, Any] | None:
         message = person.message(message_id)
-        return message if message["edited"] and not inline_buttons(message) else None
+        return message if message["edited"] and not prompt_buttons(message) else None
 
     return person.emulator.wait_for(closed, timeout=timeout, description=f"prompt {message_id} closed")
 

@@ -9,7 +9,7 @@ import pytest
 
 from core import texts
 
-from tests.e2e.people import TelegramPerson, inline_buttons
+from tests.e2e.people import TelegramPerson, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE
 from tests.faults.system import (
     FaultSystem,
@@ -122,7 +122,7 @@ def test_a_prompt_delivered_just_before_postgres_went_down_is_recorded_not_sent_
 
     wait_for(lambda: recorded_prompt() == prompt["message_id"], 40, "the retry recording the delivered prompt")
     time.sleep(DUPLICATE_WINDOW_SECONDS)
-    prompts = [m for m in linked_person.bot_messages() if m["message_id"] > seen and inline_buttons(m)]
+    prompts = [m for m in linked_person.bot_messages() if m["message_id"] > seen and prompt_buttons(m)]
     assert [p["message_id"] for p in prompts] == [prompt["message_id"]]
     linked_person.tap(prompt, 0)
     assert browser.wait_for_status(started["session_id"], "approved")["tokens"]

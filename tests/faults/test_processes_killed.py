@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core import texts
-from tests.e2e.people import TelegramPerson, inline_buttons
+from tests.e2e.people import TelegramPerson, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE
 from tests.faults.system import (
     FaultSystem,
@@ -41,7 +41,7 @@ def test_a_worker_killed_mid_send_still_sends_the_prompt_exactly_once(
 
     prompt = wait_for_prompt_after(linked_person, seen, timeout=30)
     time.sleep(DUPLICATE_WINDOW_SECONDS)
-    prompts = [m for m in linked_person.bot_messages() if m["message_id"] > seen and inline_buttons(m)]
+    prompts = [m for m in linked_person.bot_messages() if m["message_id"] > seen and prompt_buttons(m)]
     assert [p["message_id"] for p in prompts] == [prompt["message_id"]]
     linked_person.tap(prompt, 0)
     assert browser.wait_for_status(started["session_id"], "approved")["tokens"]
@@ -66,7 +66,7 @@ def test_a_tap_made_while_the_bot_was_down_is_honoured_after_its_restart(
     answers = linked_person.wait_for_answers(answered + 1)
     assert [a["text"] for a in answers[answered:]] == [texts.text("answer_approved", BOT_LANGUAGE)]
     closed = wait_for_closed_prompt(linked_person, prompt["message_id"])
-    assert closed["text"].endswith(texts.text("outcome_approved", BOT_LANGUAGE))
+    assert closed["text"].endswith(texts.text("logged_in_hint", BOT_LANGUAGE))
 
 
 @pytest.mark.fault("worker SIGKILLed while logins expire")

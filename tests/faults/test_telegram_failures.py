@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from core import prompt_delivery
-from tests.e2e.people import TelegramPerson, inline_buttons, unique_phone
+from tests.e2e.people import TelegramPerson, prompt_buttons, unique_phone
 from tests.faults.invariants import prompt_session_of
 from tests.faults.system import FaultSystem, RecordingBrowser, last_message_id, wait_for, wait_for_prompt_after
 
@@ -36,7 +36,7 @@ def no_failing_flag(faults: FaultSystem) -> Iterator[None]:
 
 def prompts_for(person: TelegramPerson) -> list[dict[str, Any]]:
     """Return the live approval prompts (messages with buttons) in a person's chat."""
-    return [m for m in person.bot_messages() if inline_buttons(m)]
+    return [m for m in person.bot_messages() if prompt_buttons(m)]
 
 
 def prompt_sends(faults: FaultSystem, chat_id: int) -> list[dict[str, Any]]:

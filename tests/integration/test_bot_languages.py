@@ -91,9 +91,11 @@ def test_bot_and_worker_speak_the_persons_language_else_the_default(
     fake_telegram.tap(chat, prompt["message_id"], callback_data=approve["callback_data"])
     [popup] = answers(fake_telegram, chat, 1)
     assert popup["text"] == texts.text("answer_approved", expected)
-    closed = contains(fake_telegram, chat, texts.text("outcome_approved", expected))
-    assert closed["message_id"] == prompt["message_id"] and closed["reply_markup"] is None
-    contains(fake_telegram, chat, texts.text("notice_title", expected, site=SITE))  # the worker's login notice
+    closed = contains(fake_telegram, chat, texts.text("logged_in_title", expected, site=SITE))
+    assert closed["message_id"] == prompt["message_id"]  # the closing edit is the login notice
+    assert [b["text"] for row in closed["reply_markup"]["inline_keyboard"] for b in row] == [
+        texts.text("button_end_this_login", expected)
+    ]
 
     fake_telegram.send_message(chat, "/sessions")
     said(fake_telegram, chat, texts.text("no_active_logins", expected))

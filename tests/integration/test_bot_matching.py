@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -50,7 +52,7 @@ def closed(fake_telegram: EmulatorClient, chat_id: int, message_id: int) -> dict
     )
 
 
-def test_the_right_number_approves_and_asks_for_the_login_notice(
+def test_the_right_number_approves_and_the_prompt_becomes_the_login_notice(
     running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
 ) -> None:
     user = kit.linked_user()
@@ -62,11 +64,15 @@ def test_the_right_number_approves_and_asks_for_the_login_notice(
 
     [answer] = answers(fake_telegram, user["telegram_id"], 1)
     assert answer["text"] == en("answer_approved") and not answer["show_alert"]
-    assert en("outcome_approved") in closed(fake_telegram, user["telegram_id"], prompt["message_id"])["text"]
+    notice = fake_telegram.wait_for(
+        lambda: (m := message(fake_telegram, user["telegram_id"], prompt["message_id"]))["edited"] and m, timeout=5
+    )
+    assert notice["text"].endswith(en("logged_in_hint"))
+    assert [b["callback_data"] for b in buttons(notice)] == [f"es:{session.row['id']}"]
     assert session_status(session.row["id"]) == "approved"
     assert user_row(user["id"])["match_cooldown_until"] is None
-    fake_telegram.wait_for(celery_queue, timeout=5)
-    assert celery_queue() == [("tasks.send_login_notice", [str(session.row["id"])])]
+    time.sleep(0.5)  # the tap's follow-ups are enqueued just after its answer
+    assert celery_queue() == []  # no separate notice: the closed prompt is the notice
     assert fake_telegram.invalid_calls() == []
 
 

@@ -261,9 +261,18 @@ def test_deep_link_that_no_longer_works_is_refused(
     assert fake_telegram.invalid_calls() == []
 
 
-@pytest.mark.parametrize(("button", "status"), [(0, "approved"), (1, "rejected")])
+@pytest.mark.parametrize(
+    ("button", "status", "closing", "kept_buttons"),
+    [(0, "approved", "logged_in_hint", ["es"]), (1, "rejected", "outcome_rejected", [])],
+)
 def test_the_owners_tap_decides_and_closes_the_prompt(
-    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, button: int, status: str
+    running_bot: Application,
+    kit: Kit,
+    fake_telegram: EmulatorClient,
+    button: int,
+    status: str,
+    closing: str,
+    kept_buttons: list[str],
 ) -> None:
     user, session, prompt = sent_prompt(kit, fake_telegram)
     callback_data = prompt["reply_markup"]["inline_keyboard"][0][button]["callback_data"]
@@ -272,8 +281,11 @@ def test_the_owners_tap_decides_and_closes_the_prompt(
 
     assert answers(fake_telegram, user["telegram_id"], 1) == [en(f"answer_{status}")]
     closed = fake_telegram.wait_for_bot_message(user["telegram_id"], lambda m: m["edited"], timeout=5)
-    assert closed["message_id"] == prompt["message_id"] and closed["reply_markup"] is None
-    assert en(f"outcome_{status}") in closed["text"]
+    assert closed["message_id"] == prompt["message_id"]
+    # Approved: the closing edit is the login notice, whose one button ends that login.
+    rows = (closed["reply_markup"] or {}).get("inline_keyboard", [])
+    assert [b["callback_data"].split(":")[0] for row in rows for b in row] == kept_buttons
+    assert closed["text"].endswith(en(closing))
     assert kit.session_row(session.row["id"])["status"] == status
     assert fake_telegram.invalid_calls() == []
 

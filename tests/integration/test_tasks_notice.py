@@ -1,17 +1,32 @@
-"""The "New login" notice: sent by the worker once per approval, against Postgres, Redis and the emulator."""
+"""The "you logged in" notice, against Postgres, Redis and the emulator.
+
+A login approved in Telegram costs one message: its prompt's closing edit is the notice, with a
+button that ends the login. The worker's separate "New login" message is for approvals made another
+way, sent once.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 from telegram.ext import Application
 
-from core import auth_sessions, db, texts
+from core import auth_sessions, db, decisions, texts, token_families
 from core.errors import ServiceUnavailable
 from tasks.delivery import send_login_notice
 from telegram_emulator.client import EmulatorClient
-from tests.integration.bot_helpers import answers, buttons, en, record_fails_once, send_prompt
+from tests.integration.bot_helpers import (
+    active_family_ids,
+    answers,
+    buttons,
+    en,
+    message,
+    record_fails_once,
+    send_prompt,
+    session_status,
+)
 
 if TYPE_CHECKING:
     from tests.integration.conftest_bot import Kit
@@ -124,7 +139,16 @@ def test_a_telegram_failure_is_retried_and_nothing_is_recorded(
     assert len(notices(fake_telegram, user["telegram_id"])) == 1
 
 
-def test_an_approving_tap_asks_for_exactly_one_notice(
+def logged_in(fake_telegram: EmulatorClient, chat_id: int, message_id: int) -> dict[str, Any]:
+    """Wait until the prompt has been edited to the "you logged in" notice, and return it."""
+    title = en("logged_in_title", site="Dance of Mind")
+    return fake_telegram.wait_for(
+        lambda: (m := message(fake_telegram, chat_id, message_id))["edited"] and m["text"].startswith(title) and m,
+        timeout=20,
+    )
+
+
+def test_an_approving_tap_asks_for_no_separate_notice(
     running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
 ) -> None:
     user = kit.linked_user()
@@ -136,11 +160,13 @@ def test_an_approving_tap_asks_for_exactly_one_notice(
     fake_telegram.tap(user["telegram_id"], prompt["message_id"], callback_data=approve, stale=True)
     assert answers(fake_telegram, user["telegram_id"], 2)[-1]["text"] == en("answer_already_decided")
 
-    assert celery_queue() == [("tasks.send_login_notice", [str(session.row["id"])])]
+    closed = logged_in(fake_telegram, user["telegram_id"], prompt["message_id"])
+    assert [b["callback_data"] for b in buttons(closed)] == [f"es:{session.row['id']}"]
+    assert celery_queue() == []
     assert fake_telegram.invalid_calls() == []
 
 
-def test_the_notice_is_asked_for_even_when_closing_the_prompt_fails(
+def test_a_prompt_the_bot_could_not_close_is_left_to_the_worker(
     running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue
 ) -> None:
     user = kit.linked_user()
@@ -151,20 +177,78 @@ def test_the_notice_is_asked_for_even_when_closing_the_prompt_fails(
 
     assert answers(fake_telegram, user["telegram_id"], 1)[-1]["text"] == en("answer_approved")
     fake_telegram.wait_for(celery_queue, timeout=5)
-    assert celery_queue() == [("tasks.send_login_notice", [str(session.row["id"])])]
+    assert celery_queue() == [("tasks.update_prompt", [str(session.row["id"])])]
 
 
-def test_the_notice_over_a_real_worker_arrives_after_the_tap(
+def test_a_telegram_approval_costs_one_message_whose_button_ends_the_login(
     running_bot: Application, celery_worker: Any, kit: Kit, fake_telegram: EmulatorClient
 ) -> None:
     user = kit.linked_user()
+    chat = user["telegram_id"]
     session, prompt = send_prompt(kit, fake_telegram, user)
+    session_pk = str(session.row["id"])
 
-    fake_telegram.tap(user["telegram_id"], prompt["message_id"], callback_data=buttons(prompt)[0]["callback_data"])
+    fake_telegram.tap(chat, prompt["message_id"], callback_data=buttons(prompt)[0]["callback_data"])
+    closed = logged_in(fake_telegram, chat, prompt["message_id"])
+    assert "Chrome 120, Linux" in closed["text"] and "203.0.113.7" in closed["text"]
+    decided = kit.session_row(session_pk)["decided_at"]
+    assert decided.strftime("%Y-%m-%d %H:%M UTC") in closed["text"]
+    assert closed["text"].endswith(en("logged_in_hint"))
+    [end] = buttons(closed)
+    assert (end["text"], end["callback_data"]) == (en("button_end_this_login"), f"es:{session_pk}")
+    # The website takes its tokens: the login is live.
+    with db.transaction() as conn:
+        assert auth_sessions.consume(conn, session.session_id) is not None
+        family = token_families.start(conn, user_id=user["id"], auth_session_pk=session_pk, client_ip=None,
+                                      user_agent=None)
+    time.sleep(1)  # a worker copy that would send a separate notice has had its chance
+    assert [m["message_id"] for m in fake_telegram.bot_messages(chat) if m["message_id"] >= prompt["message_id"]] == [
+        prompt["message_id"]
+    ]
+    assert notices(fake_telegram, chat) == []
 
-    notice = fake_telegram.wait_for(lambda: notices(fake_telegram, user["telegram_id"]), timeout=20)[0]
-    assert notice["message_id"] > prompt["message_id"]  # a message of its own, not the edited prompt
-    assert en("outcome_approved") in fake_telegram.wait_for(
-        lambda: (m := next(x for x in fake_telegram.bot_messages(user["telegram_id"]) if x["message_id"] == prompt["message_id"]))["edited"] and m
-    )["text"]
+    fake_telegram.tap(chat, prompt["message_id"], callback_data=end["callback_data"])
+
+    assert answers(fake_telegram, chat, 2)[-1]["text"] == en("answer_login_ended")
+    assert str(family["id"]) not in active_family_ids(user["id"])
+    ended = fake_telegram.wait_for(
+        lambda: (m := message(fake_telegram, chat, prompt["message_id"]))["text"].endswith(en("logged_in_ended")) and m
+    )
+    assert buttons(ended) == []
+    assert [m["message_id"] for m in fake_telegram.bot_messages(chat) if m["message_id"] >= prompt["message_id"]] == [
+        prompt["message_id"]
+    ]
     assert fake_telegram.invalid_calls() == []
+
+
+def test_ending_the_login_before_the_website_took_its_tokens_withdraws_the_approval(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient
+) -> None:
+    user = kit.linked_user()
+    chat = user["telegram_id"]
+    session, prompt = send_prompt(kit, fake_telegram, user)
+    fake_telegram.tap(chat, prompt["message_id"], callback_data=buttons(prompt)[0]["callback_data"])
+    [end] = buttons(logged_in(fake_telegram, chat, prompt["message_id"]))
+
+    fake_telegram.tap(chat, prompt["message_id"], callback_data=end["callback_data"])
+
+    assert answers(fake_telegram, chat, 2)[-1]["text"] == en("answer_login_ended")
+    assert session_status(session.row["id"]) == "rejected"
+    with db.transaction() as conn:
+        assert auth_sessions.consume(conn, session.session_id) is None  # no tokens for it any more
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_only_the_owner_can_end_the_login_a_session_became(kit: Kit) -> None:
+    user, stranger = kit.linked_user(), kit.linked_user()
+    session = approved_session(kit, user)
+    session_pk = str(session.row["id"])
+
+    with db.transaction() as conn:
+        assert decisions.end_login_of(conn, session_pk, stranger["id"]) is None
+        assert decisions.end_login_of(conn, "00000000-0000-4000-8000-000000000000", user["id"]) is None
+    assert session_status(session_pk) == "approved"
+    with db.transaction() as conn:
+        assert decisions.end_login_of(conn, session_pk, user["id"]) is not None
+        assert decisions.end_login_of(conn, session_pk, user["id"]) is None  # nothing left to end
+    assert session_status(session_pk) == "rejected"

@@ -29,9 +29,15 @@ def test_ending_one_login_names_its_family():
     assert account_menu.parse_callback(f"el:{FAMILY}") == account_menu.AccountCallback(account_menu.END_LOGIN, FAMILY)
 
 
+def test_ending_this_login_from_an_approved_prompt_names_its_session():
+    assert account_menu.parse_callback(f"es:{FAMILY}") == account_menu.AccountCallback(
+        account_menu.END_THIS_LOGIN, session_pk=FAMILY
+    )
+
+
 @pytest.mark.parametrize(
     "data",
-    [None, "", "el", "el:", "el:42", f"el:{FAMILY.upper()}", f"el:{FAMILY}:x", f"la:{FAMILY}", "la:", "LA", " cx",
+    [None, "", "el", "el:", "el:42", "es:", "es:42", f"es:{FAMILY.upper()}", f"es:{FAMILY}:x", f"el:{FAMILY.upper()}", f"el:{FAMILY}:x", f"la:{FAMILY}", "la:", "LA", " cx",
      f"ap:{FAMILY}", f"nm:{FAMILY}"],
 )
 def test_anything_else_is_not_an_account_button(data):
@@ -42,7 +48,7 @@ def test_anything_else_is_not_an_account_button(data):
 def test_account_and_prompt_callbacks_never_overlap():
     from core import prompts
 
-    assert not set(account_menu.PLAIN_ACTIONS + (account_menu.END_LOGIN,)) & set(prompts.ACTIONS)
+    assert not set(account_menu.PLAIN_ACTIONS + (account_menu.END_LOGIN, account_menu.END_THIS_LOGIN)) & set(prompts.ACTIONS)
 
 
 def test_sessions_list_shows_each_login_with_a_button_that_ends_it():

@@ -35,8 +35,15 @@ def test_every_row_of_a_message_is_kept_in_order():
 
 
 def test_a_closed_prompt_has_no_keyboard():
-    closed = prompts.closed_prompt(pending_session(), "approved", "en", "Dance of Mind")
+    closed = prompts.closed_prompt(pending_session(), "rejected", "en", "Dance of Mind")
     assert keyboards.inline_markup(closed) is None
+
+
+def test_an_approved_prompt_keeps_one_button_that_ends_the_login():
+    session = pending_session()
+    closed = prompts.closed_prompt(session, "approved", "en", "Dance of Mind")
+    [[button]] = keyboards.inline_markup(closed).inline_keyboard
+    assert button.callback_data == f"es:{session['id']}"
 
 
 def test_contact_request_is_one_button_that_shares_the_phone():

@@ -107,13 +107,39 @@ def test_foreign_callback_data_is_ignored(data):
     assert prompts.parse_callback(data) is None
 
 
-@pytest.mark.parametrize("status", ["approved", "consumed", "rejected", "expired", "cancelled"])
+@pytest.mark.parametrize("status", ["rejected", "expired", "cancelled"])
 def test_closed_prompt_shows_outcome_and_no_buttons(status):
     message = prompts.closed_prompt(session(), status, "en", "Dance of Mind")
     assert message.buttons == ()
-    expected = texts.text("outcome_approved" if status == "consumed" else f"outcome_{status}", "en")
-    assert message.text.endswith(expected)
+    assert message.text.endswith(texts.text(f"outcome_{status}", "en"))
     assert "203.0.113.7" in message.text
+
+
+@pytest.mark.parametrize("status", ["approved", "consumed"])
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_an_approved_prompt_closes_as_the_logged_in_notice(status, language):
+    decided = datetime(2026, 11, 27, 10, 31, tzinfo=timezone.utc)
+    row = session(decided_at=decided)
+    message = prompts.closed_prompt(row, status, language, "Dance of Mind")
+    assert message.text.startswith(texts.text("logged_in_title", language, site="Dance of Mind"))
+    assert "203.0.113.7" in message.text and "2026-11-27 10:31 UTC" in message.text
+    assert message.text.endswith(texts.text("logged_in_hint", language))
+    [[button]] = message.buttons
+    assert button.label == texts.text("button_end_this_login", language)
+    assert button.callback_data == f"{prompts.END_THIS_LOGIN}:{row['id']}"
+    assert len(button.callback_data.encode()) <= 64
+    assert prompts.parse_callback(button.callback_data) is None  # an account button, not a decision
+
+
+def test_the_ended_notice_says_so_without_a_button():
+    message = prompts.logged_in_notice(session(decided_at=datetime(2026, 11, 27, tzinfo=timezone.utc)), "en", "x",
+                                       ended=True)
+    assert message.buttons == () and message.text.endswith(texts.text("logged_in_ended", "en"))
+
+
+def test_only_approvals_made_outside_telegram_need_a_separate_notice():
+    assert prompts.needs_separate_notice(approved_in_telegram=True) is False
+    assert prompts.needs_separate_notice(approved_in_telegram=False) is True
 
 
 def test_unknown_client_is_said_so():
