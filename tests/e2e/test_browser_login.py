@@ -17,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from core import texts
 from devstack import PROJECT_ROOT
 from devstack.phone import user_id_for
 from tests.chromium import browser_context, needs_chromium
@@ -92,7 +93,10 @@ def test_a_person_logs_in_by_clicking_across_the_demo_page_and_the_chat(
     # Back on the website: the long poll brings the tokens, the profile shows the phone.
     expect(demo.locator("#profile")).to_contain_text(phone, timeout=STEP_TIMEOUT_MS)
     expect(demo.locator("#status")).not_to_have_text("pending")
-    expect(chat.locator("#messages .message.bot button.inline-button")).to_have_count(0, timeout=STEP_TIMEOUT_MS)
+    # The prompt's closing edit is the "you logged in" notice: its one button ends this login.
+    remaining = chat.locator("#messages .message.bot button.inline-button")
+    expect(remaining).to_have_count(1, timeout=STEP_TIMEOUT_MS)
+    expect(remaining).to_have_text(texts.text("button_end_this_login", "en"))
     demo_final = shoot(demo, "4-demo-logged-in")
     shoot(chat, "4-chat-approved")
 
