@@ -155,7 +155,7 @@ def _end_this_login(conn, callback: AccountCallback, user: Row, language: str, s
         return ButtonResult(account_menu.sessions_list(token_families.active_for_user(conn, user["id"]), language),
                             answer)
     notice_language = session["prompt_language"] or language
-    return ButtonResult(prompts.logged_in_notice(session, notice_language, site_name, ended=True), answer)
+    return ButtonResult(prompts.notice_of_ended_login(session, notice_language, site_name), answer)
 
 
 def _paused_until(conn, user: Row) -> Any:

@@ -132,11 +132,18 @@ def approval_prompt(session: dict[str, Any], language: str, site_name: str) -> M
     return Message(text, (*rows, (not_me,)))
 
 
-def login_notice(session: dict[str, Any], language: str, site_name: str) -> Message:
-    """Compose the "New login" message sent after an approval: who, from where, when, and what to do if not you."""
-    title = texts.text("notice_title", language, site=site_name)
+def login_notice(session: dict[str, Any], language: str, site_name: str, *, ended: bool = False) -> Message:
+    """Compose the "New login" message of a login approved another way than a Telegram prompt.
+
+    It says how (a passkey, an email code), from where and when, with a button that ends that login
+    (`ended`: it was ended from this message, so it says so and the button goes).
+    """
+    title = texts.text(f"notice_title_{session.get('method') or 'telegram'}", language, site=site_name)
     details = _details(session, language, session.get("decided_at"))
-    return Message(f"{title}\n\n{details}\n\n{texts.text('notice_hint', language)}")
+    if ended:
+        return Message(f"{title}\n\n{details}\n\n{texts.text('logged_in_ended', language)}")
+    end = Button(texts.text("button_end_this_login", language), f"{END_THIS_LOGIN}:{session['id']}")
+    return Message(f"{title}\n\n{details}\n\n{texts.text('notice_hint', language)}", ((end,),))
 
 
 def logged_in_notice(session: dict[str, Any], language: str, site_name: str, *, ended: bool = False) -> Message:
@@ -152,11 +159,18 @@ def logged_in_notice(session: dict[str, Any], language: str, site_name: str, *, 
     return Message(f"{title}\n\n{details}\n\n{texts.text('logged_in_hint', language)}", ((end,),))
 
 
+def notice_of_ended_login(session: dict[str, Any], language: str, site_name: str) -> Message:
+    """Compose the message a login was ended from, as it reads afterwards: its prompt or its own notice."""
+    if needs_separate_notice(approved_in_telegram=session.get("method", "telegram") == "telegram"):
+        return login_notice(session, language, site_name, ended=True)
+    return logged_in_notice(session, language, site_name, ended=True)
+
+
 def needs_separate_notice(approved_in_telegram: bool) -> bool:
     """Tell whether an approval needs its own "New login" message.
 
     One approved in Telegram does not: its prompt's closing edit is the notice. Any other way of
-    approving (a passkey, later) sends one.
+    approving (a passkey, an email code) sends one.
     """
     return not approved_in_telegram
 

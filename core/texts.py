@@ -143,10 +143,18 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "logged_in_ended": {"ru": "🚫 Этот вход завершён.", "en": "🚫 This login has been ended."},
     "button_end_this_login": {"ru": "🚫 Завершить этот вход", "en": "🚫 End this login"},
-    "notice_title": {"ru": "🔓 Новый вход на сайт {site}", "en": "🔓 New login to {site}"},
+    "notice_title_telegram": {"ru": "🔓 Новый вход на сайт {site}", "en": "🔓 New login to {site}"},
+    "notice_title_passkey": {
+        "ru": "🔑 Новый вход на сайт {site} по ключу доступа",
+        "en": "🔑 New login to {site} with a passkey",
+    },
+    "notice_title_email": {
+        "ru": "📧 Новый вход на сайт {site} по коду из письма",
+        "en": "📧 New login to {site} with an email code",
+    },
     "notice_hint": {
-        "ru": "Это были не вы? /sessions покажет ваши входы, /logout_all завершит их все.",
-        "en": "Not you? /sessions shows your logins, /logout_all ends them all.",
+        "ru": "Это были не вы? Завершите этот вход кнопкой ниже; /logout_all завершит все ваши входы.",
+        "en": "Not you? End this login with the button below; /logout_all ends all your logins.",
     },
     "not_me_intro": {
         "ru": "🚨 Вход отклонён. Без вашего Telegram по вашему номеру не войти: его только ввели на сайте.",

@@ -15,7 +15,7 @@ from core import auth_sessions, db, events, phones, prompt_targets, token_famili
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
-from webapp import bot_identity, client_info, delivery_status, jwt_tokens, metrics, openapi, rate_limits, schemas, status_waits
+from webapp import bot_identity, client_info, delivery_status, direct_logins, jwt_tokens, metrics, openapi, rate_limits, schemas, status_waits
 from webapp import waiting_polls
 from webapp.errors import ApiError
 
@@ -178,9 +178,8 @@ def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending
         raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:
         family, user = grant
-        tokens = jwt_tokens.issue(family)
         events.emit("tokens_issued", session=row["id"], user=user["id"], family=family["id"])
-        return jsonify({"status": auth_sessions.APPROVED, "tokens": tokens, "user": users.public_profile(user)})
+        return jsonify(direct_logins.approved_answer(family, user))
     return jsonify({"status": state})
 
 

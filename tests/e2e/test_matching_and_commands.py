@@ -63,7 +63,7 @@ def withheld_reason(database_url: str, session_id: str) -> str | None:
 
 def notices(person: TelegramPerson) -> list[dict[str, Any]]:
     """Return the "New login" messages in this person's chat."""
-    title = texts.text("notice_title", BOT_LANGUAGE, site="Dance of Mind")
+    title = texts.text("notice_title_telegram", BOT_LANGUAGE, site="Dance of Mind")
     return [m for m in person.bot_messages() if (m["text"] or "").startswith(title)]
 
 

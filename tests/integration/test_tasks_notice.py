@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 from telegram.ext import Application
 
-from core import auth_sessions, db, decisions, texts, token_families
+from core import auth_sessions, db, decisions, direct_logins, texts, token_families
 from core.errors import ServiceUnavailable
 from tasks.delivery import send_login_notice
 from telegram_emulator.client import EmulatorClient
@@ -41,7 +41,7 @@ Queue = Callable[[], list[tuple[str, list[Any]]]]
 
 def notices(fake_telegram: EmulatorClient, chat_id: int, language: str = "en") -> list[dict[str, Any]]:
     """Return the bot's "New login" messages in a chat."""
-    title = texts.text("notice_title", language, site="Dance of Mind")
+    title = texts.text("notice_title_telegram", language, site="Dance of Mind")
     return [m for m in fake_telegram.bot_messages(chat_id) if m["text"].startswith(title)]
 
 
@@ -66,7 +66,7 @@ def test_the_notice_names_browser_ip_and_time_and_is_sent_once(kit: Kit, fake_te
     assert "Chrome 120, Linux" in notice["text"] and "203.0.113.7" in notice["text"]
     decided = kit.session_row(session_pk)["decided_at"]
     assert decided.strftime("%Y-%m-%d %H:%M UTC") in notice["text"]
-    assert notice["reply_markup"] is None
+    assert [b["callback_data"] for b in buttons(notice)] == [f"es:{session_pk}"]
     assert kit.session_row(session_pk)["login_notice_message_id"] == notice["message_id"]
     assert fake_telegram.invalid_calls() == []
 
@@ -252,3 +252,58 @@ def test_only_the_owner_can_end_the_login_a_session_became(kit: Kit) -> None:
         assert decisions.end_login_of(conn, session_pk, user["id"]) is not None
         assert decisions.end_login_of(conn, session_pk, user["id"]) is None  # nothing left to end
     assert session_status(session_pk) == "rejected"
+
+
+@pytest.mark.parametrize("method", direct_logins.DIRECT_METHODS)
+def test_a_direct_login_is_announced_once_and_its_button_ends_it(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, method: str
+) -> None:
+    user = kit.linked_user()
+    with db.transaction() as conn:
+        opened = direct_logins.open_login(
+            conn, user=user, method=method, client_ip="198.51.100.4", user_agent="Mozilla/5.0 (X11; Linux x86_64) "
+            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+        )
+    session_pk = str(opened.session["id"])
+    assert opened.session["status"] == auth_sessions.CONSUMED and opened.session["method"] == method
+    assert active_family_ids(user["id"]) == {str(opened.family["id"])}
+
+    send_login_notice.apply(args=[session_pk])
+    send_login_notice.apply(args=[session_pk])
+
+    title = en(f"notice_title_{method}", site="Dance of Mind")
+    [notice] = [m for m in fake_telegram.bot_messages(user["telegram_id"]) if m["text"].startswith(title)]
+    assert "198.51.100.4" in notice["text"] and "Chrome 120, Linux" in notice["text"]
+    [end] = buttons(notice)
+    fake_telegram.tap(user["telegram_id"], notice["message_id"], callback_data=end["callback_data"])
+    assert answers(fake_telegram, user["telegram_id"], 1)[-1]["text"] == en("answer_login_ended")
+    assert active_family_ids(user["id"]) == set()
+    ended = fake_telegram.wait_for(
+        lambda: (m := message(fake_telegram, user["telegram_id"], notice["message_id"]))["edited"] and m, timeout=20
+    )
+    assert ended["text"].startswith(title) and en("logged_in_ended") in ended["text"] and not buttons(ended)
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_only_a_recent_telegram_login_counts_as_approved_in_telegram(kit: Kit) -> None:
+    user = kit.linked_user()
+    session = approved_session(kit, user)
+    with db.transaction() as conn:
+        assert auth_sessions.consume(conn, session.session_id) is not None
+        telegram_family = token_families.start(
+            conn, user_id=user["id"], auth_session_pk=str(session.row["id"]), client_ip=None, user_agent=None
+        )
+        passkey_family = direct_logins.open_login(
+            conn, user=user, method=direct_logins.PASSKEY, client_ip=None, user_agent=None
+        ).family
+    with db.transaction() as conn:
+        assert direct_logins.approved_in_telegram(conn, str(telegram_family["id"]), 300)
+        assert not direct_logins.approved_in_telegram(conn, str(passkey_family["id"]), 300)
+        assert not direct_logins.approved_in_telegram(conn, "not-a-uuid", 300)
+        conn.cursor().execute(
+            "UPDATE auth_sessions SET decided_at = now() - interval '301 seconds' WHERE id = %s", (str(session.row["id"]),)
+        )
+        assert not direct_logins.approved_in_telegram(conn, str(telegram_family["id"]), 300)
+        token_families.revoke(conn, str(telegram_family["id"]), "test")
+        conn.cursor().execute("UPDATE auth_sessions SET decided_at = now() WHERE id = %s", (str(session.row["id"]),))
+        assert not direct_logins.approved_in_telegram(conn, str(telegram_family["id"]), 300)

@@ -91,11 +91,13 @@ def test_callback_data_fits_telegram_limit(mode):
             assert 1 <= len(button.callback_data.encode()) <= 64
 
 
-def test_login_notice_names_site_browser_ip_and_approval_time_without_buttons():
+def test_login_notice_names_site_browser_ip_and_approval_time_with_a_button_that_ends_the_login():
     decided = datetime(2026, 11, 27, 10, 31, tzinfo=timezone.utc)
-    message = prompts.login_notice(session(decided_at=decided), "en", "Dance of Mind")
-    assert message.buttons == ()
-    assert message.text.startswith(texts.text("notice_title", "en", site="Dance of Mind"))
+    row = session(decided_at=decided)
+    message = prompts.login_notice(row, "en", "Dance of Mind")
+    [[end]] = message.buttons
+    assert end.callback_data == f"{prompts.END_THIS_LOGIN}:{row['id']}"
+    assert message.text.startswith(texts.text("notice_title_telegram", "en", site="Dance of Mind"))
     assert "Chrome 120, Windows 10" in message.text and "203.0.113.7" in message.text
     assert "2026-11-27 10:31 UTC" in message.text
     assert "/logout_all" in message.text
@@ -184,3 +186,19 @@ def test_the_persons_language_wins_over_the_default(default, user_language, expe
 def test_the_worker_speaks_the_stored_language_of_the_user(stored, default, expected):
     assert prompts.language_for({"language_code": stored}, default) == expected
     assert prompts.language_for(None, default) == default
+
+
+@pytest.mark.parametrize("method", ["passkey", "email"])
+def test_the_notice_of_a_direct_login_says_how_it_was_made_and_after_ending_loses_its_button(method):
+    row = session(decided_at=datetime(2026, 11, 27, 10, 31, tzinfo=timezone.utc), method=method)
+    message = prompts.login_notice(row, "en", "Dance of Mind")
+    assert message.text.startswith(texts.text(f"notice_title_{method}", "en", site="Dance of Mind"))
+    ended = prompts.notice_of_ended_login(row, "en", "Dance of Mind")
+    assert ended.buttons == () and ended.text.startswith(texts.text(f"notice_title_{method}", "en", site="Dance of Mind"))
+    assert texts.text("logged_in_ended", "en") in ended.text
+
+
+def test_an_ended_telegram_login_keeps_its_prompt_title():
+    row = session(decided_at=datetime(2026, 11, 27, 10, 31, tzinfo=timezone.utc), method="telegram")
+    ended = prompts.notice_of_ended_login(row, "en", "Dance of Mind")
+    assert ended.text.startswith(texts.text("logged_in_title", "en", site="Dance of Mind")) and ended.buttons == ()
