@@ -20,6 +20,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bot-username", default=DEFAULT_BOT_USERNAME)
     parser.add_argument("--bot-name", default=DEFAULT_BOT_NAME)
     parser.add_argument("--spec", default=None, help=f"api.json path (default: {default_spec_path()})")
+    parser.add_argument("--telegram-limits", action="store_true",
+                        help="answer 429 with retry_after beyond Telegram's flood limits (30 messages/s per bot, "
+                             "5 per 5 s per chat)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG shows every request")
     return parser.parse_args(argv)
 
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = BotApiSpec.load(args.spec) if args.spec else None
-    app = create_app(bot_username=args.bot_username, bot_name=args.bot_name, spec=spec)
+    app = create_app(bot_username=args.bot_username, bot_name=args.bot_name, spec=spec,
+                     telegram_limits=args.telegram_limits)
     server = build_server(args.host, args.port, app)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     print(f"telegram emulator listening on http://{args.host}:{server.server_port}", flush=True)
