@@ -4,10 +4,11 @@ Telegram documents two: a bot sends "no more than 30 messages per second or so" 
 together, and "no more than one message per second" in one chat, short bursts allowed. Beyond
 them it answers `429 Too Many Requests` with `parameters.retry_after` (whole seconds).
 
-Modelled here as sliding windows over the moments calls arrived: at most `per_bot` new messages
-(send*, forward, copy) in any `per_bot_window` seconds, and at most `per_chat` messages, edits
-included, to one chat in any `per_chat_window` seconds. Callback answers, reads and deletes are
-never limited. A refused call is not counted.
+Telegram publishes no algorithm; modelled here: new messages (send*, forward, copy) of the bot
+take a token from a bucket of `per_bot` tokens refilled at `per_bot` a second (30 a second
+sustained, a burst of 30 after a quiet spell: "or so"); and at most `per_chat` messages, edits
+included, go to one chat in any `per_chat_window` seconds. Callback answers, reads and deletes
+are never limited. A refused call is not counted.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ NOT_MESSAGES = frozenset({"sendchataction"})
 class Limits:
     """How many calls Telegram allows in which window."""
 
-    per_bot: int = 30
-    per_bot_window: float = 1.0
+    per_bot: int = 30  # tokens a second, and the bucket's size
     per_chat: int = 5
     per_chat_window: float = 5.0
 
@@ -44,7 +44,8 @@ class FloodLimiter:
         self.limits = limits or Limits()
         self._clock = clock
         self._lock = threading.Lock()
-        self._bot: deque[float] = deque()
+        self._tokens = float(self.limits.per_bot)
+        self._refilled_at = clock()
         self._chats: dict[Any, deque[float]] = defaultdict(deque)
 
     def retry_after(self, method: str, chat_id: Any) -> int:
@@ -59,13 +60,15 @@ class FloodLimiter:
             chat = self._chats[str(chat_id)]
             waits = [_wait(chat, now, limits.per_chat, limits.per_chat_window)]
             if new_message:
-                waits.append(_wait(self._bot, now, limits.per_bot, limits.per_bot_window))
+                self._tokens = min(limits.per_bot, self._tokens + (now - self._refilled_at) * limits.per_bot)
+                self._refilled_at = now
+                waits.append(max(0.0, (1 - self._tokens) / limits.per_bot))
             wait = max(waits)
             if wait > 0:
                 return max(1, math.ceil(wait))
             chat.append(now)
             if new_message:
-                self._bot.append(now)
+                self._tokens -= 1
             return 0
 
 

@@ -29,9 +29,10 @@ from core.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 3.0
-# Methods that put something in a chat; reading (getMe, getUpdates) and settings calls don't count.
-SEND_PREFIXES = ("send", "edit", "forward", "copy")
-SEND_METHODS = frozenset({"deletemessage", "deletemessages", "stopmessagelivelocation", "stoppoll"})
+# Methods that put a new message in a chat: what Telegram's ~30 messages/s per bot counts. Edits,
+# deletes and callback answers change or answer what a person already has (each login's closing
+# edit among them); they are held back only per chat, and our flow sends at most two per login.
+SEND_PREFIXES = ("send", "forward", "copy")
 
 
 class SendBudgetSpent(RetryAfter):
@@ -39,9 +40,9 @@ class SendBudgetSpent(RetryAfter):
 
 
 def is_send(url: str) -> bool:
-    """Tell whether a Bot API URL calls a method that sends, edits or deletes a message."""
+    """Tell whether a Bot API URL calls a method that puts a new message in a chat."""
     method = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
-    return method.startswith(SEND_PREFIXES) or method in SEND_METHODS
+    return method.startswith(SEND_PREFIXES)
 
 
 def send_budget(settings: Settings | None = None) -> send_rate.SendBudget:
