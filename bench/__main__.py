@@ -78,7 +78,7 @@ class Plan:
     over_seconds: float = 10.0
     # Telegram allows about one message a second per chat: each person's logins are seconds apart.
     steady_people: int = 200
-    max_seconds: int = 480
+    max_seconds: int = 600
 
 
 QUICK = Plan(sessions=100, load_seconds=3.0, logins=40, people=10, login_seconds=40.0, held=1000,
