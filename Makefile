@@ -51,7 +51,7 @@ test-e2e: $(STAMP) ## end-to-end tests (every process)
 security-report: $(STAMP) ## run the fault and bad-input tests, print what was survived, tried and checked
 	$(PY) -m tests.report $(PYTEST_ARGS)
 
-bench: $(STAMP) ## benchmark the whole system on embedded services, ~4 min (BENCH_ARGS=--quick or --save)
+bench: $(STAMP) ## benchmark the whole system on embedded services, ~7 min (BENCH_ARGS=--quick or --save)
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean: ## remove .venv, .devstack (dev database, JWT key) and test artifacts

@@ -32,7 +32,7 @@ from types import FrameType
 
 import httpx
 
-from bench import connections, load, logins
+from bench import connections, costs, load, logins, steady
 from bench.stats import Figure, format_table, percentile, ratio
 from devstack import PROJECT_ROOT
 from devstack.processes import ProcessGroup
@@ -46,15 +46,13 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 LOG_DIR = PROJECT_ROOT / "test-artifacts" / "bench-logs"
 # Settings of the benchmark's system (besides tests/e2e/system.py's generous rate limits and
 # APPROVAL_MODE=simple): polls every second keep the plain-polling run short; sessions outlive
-# the run; the worker's send budget towards Telegram (25/s by default, for the real Telegram)
-# would otherwise queue the prompts of 20 concurrent logins and measure that budget, not us.
-# Every held poll comes from this machine's one address: the per-client cap on waiting polls is
+# the run. The send budget towards Telegram is the production one (TELEGRAM_SEND_RATE's default),
+# and the emulator answers 429 beyond Telegram's limits, as Telegram would. Every held poll comes from this machine's one address: the per-client cap on waiting polls is
 # lifted, and each session is held at most MAX_WAITING_POLLS_PER_SESSION times (the held stage
 # starts sessions of its own for that).
 BENCH_ENV = {
     "POLL_INTERVAL": "1",
     "AUTH_SESSION_TTL": "900",
-    "TELEGRAM_SEND_RATE": "1000/second",
     "MAX_WAITING_POLLS_PER_CLIENT": "1000000",
 }
 GOAL_RATIO = 0.6
@@ -74,10 +72,18 @@ class Plan:
     people: int = 20
     login_seconds: float = 120.0
     held: int = 5000
-    max_seconds: int = 420
+    steady_rate: float = 30.0
+    steady_seconds: float = 20.0
+    over_rate: float = 45.0
+    over_seconds: float = 10.0
+    # Telegram allows about one message a second per chat: each person's logins are seconds apart.
+    steady_people: int = 200
+    max_seconds: int = 600
 
 
-QUICK = Plan(sessions=100, load_seconds=3.0, logins=40, people=10, login_seconds=40.0, held=1000, max_seconds=150)
+QUICK = Plan(sessions=100, load_seconds=3.0, logins=40, people=10, login_seconds=40.0, held=1000,
+             steady_seconds=5.0, over_seconds=3.0, steady_people=100, max_seconds=180)
+STAGES = ("throughput", "logins", "steady", "held")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run to try the benchmark itself")
     parser.add_argument("--save", action="store_true", help="also write bench/results/<date>.txt")
+    parser.add_argument("--stage", action="append", choices=STAGES,
+                        help="run only this stage (repeatable; default: all); for profiling one of them")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     # Children inherit the limit: gunicorn's workers need one descriptor per held poll too.
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.alarm(plan.max_seconds)  # the whole run is bounded, whatever hangs
     started = time.monotonic()
     try:
-        figures, context = run(plan, open_files)
+        figures, context = run(plan, open_files, set(args.stage or STAGES))
     except (StartupError, StartupFailed) as exc:
         print(f"bench: the system did not start: {exc}\nlogs: {LOG_DIR}", file=sys.stderr)
         return 1
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(plan: Plan, open_files: int) -> tuple[list[Figure], list[str]]:
+def run(plan: Plan, open_files: int, stages: set[str]) -> tuple[list[Figure], list[str]]:
     """Start everything, measure every stage, stop everything; return the figures and run notes."""
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
@@ -130,13 +138,18 @@ def run(plan: Plan, open_files: int) -> tuple[list[Figure], list[str]]:
     try:
         with EmbeddedPostgres(work / "pg") as postgres, \
                 EmbeddedRedis(log_path=LOG_DIR / "redis.log") as redis_server, \
-                EmulatorProcess(bot_username=BOT_USERNAME, log_path=LOG_DIR / "emulator.log") as emulator:
+                EmulatorProcess(bot_username=BOT_USERNAME, log_path=LOG_DIR / "emulator.log",
+                                telegram_limits=True) as emulator:
             try:
                 say("starting release, web, worker and bot from the Procfile")
                 database_url = postgres.create_database("dom_bench")
                 system = start_system(database_url, redis_server.url, emulator.url, LOG_DIR, processes,
                                       {**os.environ, **BENCH_ENV})
-                return measure(plan, system, processes, open_files)
+                services = steady.Services(database_url, redis_server.url, system.emulator)
+                pids = {name: processes.children[name].proc.pid for name in steady.APP_PROCESSES}
+                pids["emulator"] = emulator.pid
+                meter = services.meter(pids, {name: LOG_DIR / f"{name}.log" for name in ("web", "worker")})
+                return measure(plan, system, processes, open_files, stages, services, meter)
             finally:
                 say("stopping every process")
                 processes.stop()
@@ -144,7 +157,8 @@ def run(plan: Plan, open_files: int) -> tuple[list[Figure], list[str]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int) -> tuple[list[Figure], list[str]]:
+def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int, stages: set[str],
+            services: steady.Services, meter: costs.Meter) -> tuple[list[Figure], list[str]]:
     """Run the stages against a started system."""
     worker = web_worker_description(LOG_DIR / "web.log")
     context = [
@@ -156,43 +170,82 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
     ]
     figures: list[Figure] = []
 
-    say(f"creating {plan.sessions} pending sessions")
-    session_ids = create_sessions(system.web_url, plan.sessions + 1)
-    cancel_session, session_ids = session_ids[0], session_ids[1:]
-    figures += throughput(plan, system.web_url, session_ids)
-    say("starting the reference app (bare Flask, one Redis GET) on the same gunicorn settings")
-    figures += reference_throughput(plan, start_reference(system, processes))
+    if "throughput" in stages:
+        say(f"creating {plan.sessions} pending sessions")
+        session_ids = create_sessions(system.web_url, plan.sessions)
+        figures += throughput(plan, system.web_url, session_ids)
+        say("starting the reference app (bare Flask, one Redis GET) on the same gunicorn settings")
+        figures += reference_throughput(plan, start_reference(system, processes))
 
-    say(f"linking {plan.people} Telegram users")
-    people = logins.link_people(system.emulator.base_url, plan.people)
-    say(f"{plan.logins} logins with long polls, {plan.people} at a time")
-    long_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=True, max_seconds=plan.login_seconds)
-    say(f"{plan.logins} logins with plain polls every POLL_INTERVAL, {plan.people} at a time")
-    plain_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=False, max_seconds=plan.login_seconds)
-    figures += login_figures(long_run, plain_run)
-    prompts = logins.init_to_prompt(system.emulator, long_run.logins + plain_run.logins)
-    figures += [
-        latency_figure("/init -> prompt p50", prompts, 0.50, note=f"{len(prompts)} logins"),
-        latency_figure("/init -> prompt p99", prompts, 0.99),
-    ]
-    context.append(f"logins: {plan.people} at a time, each tap {logins.TAP_PAUSE_INTERVALS}-"
-                   f"{logins.TAP_PAUSE_INTERVALS + 1} poll intervals after its prompt; "
-                   f"long polls {long_run.describe()}, plain polls {plain_run.describe()}; "
-                   f"long-poll errors {len(long_run.errors)}, plain errors {len(plain_run.errors)}"
-                   + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
+    if "logins" in stages:
+        say(f"linking {plan.people} Telegram users")
+        people = logins.link_people(system.emulator.base_url, plan.people)
+        say(f"{plan.logins} logins with long polls, {plan.people} at a time")
+        long_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=True, max_seconds=plan.login_seconds)
+        say(f"{plan.logins} logins with plain polls every POLL_INTERVAL, {plan.people} at a time")
+        plain_run = logins.run_logins(system.web_url, people, plan.logins, long_poll=False, max_seconds=plan.login_seconds)
+        figures += login_figures(long_run, plain_run)
+        prompts = logins.init_to_prompt(system.emulator, long_run.logins + plain_run.logins)
+        figures += [
+            latency_figure("/init -> prompt p50", prompts, 0.50, note=f"{len(prompts)} logins"),
+            latency_figure("/init -> prompt p99", prompts, 0.99),
+        ]
+        context.append(f"logins: {plan.people} at a time, each tap {logins.TAP_PAUSE_INTERVALS}-"
+                       f"{logins.TAP_PAUSE_INTERVALS + 1} poll intervals after its prompt; "
+                       f"long polls {long_run.describe()}, plain polls {plain_run.describe()}; "
+                       f"long-poll errors {len(long_run.errors)}, plain errors {len(plain_run.errors)}"
+                       + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
 
-    held_sessions = -(-plan.held // MAX_WAITING_POLLS_PER_SESSION)
-    say(f"creating {held_sessions} pending sessions, then holding up to {plan.held} long polls on them "
-        f"(open files limit {open_files})")
-    held_session_ids = create_sessions(system.web_url, held_sessions)
-    web_pid = processes.children["web"].proc.pid
-    held = asyncio.run(connections.hold_polls(system.web_url, held_session_ids, cancel_session, plan.held, web_pid))
-    figures += held_figures(held, plan.held)
-    if held.first_errors:
-        context.append("held-poll errors, e.g.: " + "; ".join(held.first_errors))
+    if "steady" in stages:
+        figures += steady_stages(plan, system, services, meter, context)
+
+    if "held" in stages:
+        held_sessions = -(-plan.held // MAX_WAITING_POLLS_PER_SESSION)
+        say(f"creating {held_sessions} pending sessions, then holding up to {plan.held} long polls on them "
+            f"(open files limit {open_files})")
+        cancel_session, *held_session_ids = create_sessions(system.web_url, held_sessions + 1)
+        web_pid = processes.children["web"].proc.pid
+        held = asyncio.run(connections.hold_polls(system.web_url, held_session_ids, cancel_session, plan.held, web_pid))
+        figures += held_figures(held, plan.held)
+        if held.first_errors:
+            context.append("held-poll errors, e.g.: " + "; ".join(held.first_errors))
     if (exited := processes.exited()) is not None:
         context.append(f"WARNING: {exited[0]} exited with {exited[1]} during the run")
     return figures, context
+
+
+def steady_stages(plan: Plan, system: System, services: steady.Services, meter: costs.Meter,
+                  context: list[str]) -> list[Figure]:
+    """Logins at Telegram's rate, then above the send budget; what each login cost."""
+    say(f"linking {plan.steady_people} Telegram users for the steady-rate stages")
+    people = logins.link_people(system.emulator.base_url, plan.steady_people)
+    idle = idle_cpu(meter)
+    context.append("idle CPU (5 s, nothing to do): " + ", ".join(f"{n} {v:.1%}" for n, v in idle.items()))
+    say(f"{plan.steady_rate:g} logins/s for {plan.steady_seconds:g} s (open loop), send budget {send_rate_text()}")
+    at_rate = steady.run_stage(meter, services, system.web_url, people, plan.steady_rate, plan.steady_seconds)
+    context += steady.describe_costs(at_rate)
+    context += [f"  e.g. {e}" for e in sorted(set(at_rate.run.errors))[:3]]
+    figures = steady.steady_figures(at_rate, plan.steady_seconds)
+    say(f"{plan.over_rate:g} logins/s for {plan.over_seconds:g} s, above the send budget")
+    over = steady.run_stage(meter, services, system.web_url, people, plan.over_rate, plan.over_seconds)
+    context += steady.describe_costs(over)
+    context += [f"  e.g. {e}" for e in sorted(set(over.run.errors))[:3]]
+    return figures + steady.overload_figures(over, send_rate_text())
+
+
+def idle_cpu(meter: costs.Meter, seconds: float = 5.0) -> dict[str, float]:
+    """Return each process tree's share of a core while the system has nothing to do."""
+    before = meter.read()
+    time.sleep(seconds)
+    spent = meter.read().minus(before).cpu_seconds
+    return {name: value / seconds for name, value in spent.items()}
+
+
+def send_rate_text() -> str:
+    """Return the send budget the system runs with (the production default unless BENCH_ENV sets one)."""
+    from core.settings import Settings
+
+    return BENCH_ENV.get("TELEGRAM_SEND_RATE") or Settings.model_fields["telegram_send_rate"].default
 
 
 def say(line: str) -> None:

@@ -71,15 +71,20 @@ class LoginRun:
         return [login.tap_to_browser for login in self.logins if login.status == "approved"]
 
 
+# Each link costs two bot messages: 10 at a time stays near the send budget instead of
+# queueing the bot's replies past the wait it allows them.
+LINKS_AT_ONCE = 10
+
+
 def link_people(emulator_url: str, count: int) -> list[TelegramPerson]:
-    """Create `count` Telegram users and link each one's phone through the bot, concurrently."""
+    """Create `count` Telegram users and link each one's phone through the bot, a few at a time."""
 
     def one(_: int) -> TelegramPerson:
         person = TelegramPerson(EmulatorClient(emulator_url))
         person.link()
         return person
 
-    with ThreadPoolExecutor(max_workers=count) as pool:
+    with ThreadPoolExecutor(max_workers=min(count, LINKS_AT_ONCE)) as pool:
         return list(pool.map(one, range(count)))
 
 

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     max_waiting_polls_per_client: int = Field(
         50, description="waiting long polls (?wait=) one client address may hold at once, across all web processes"
     )
-    telegram_send_rate: Text = Field("25/second", description="the bot's global Bot API send budget")
+    telegram_send_rate: Text = Field("30/second", description="new messages per window, all processes together (Telegram: ~30/s per bot)")
     log_level: UpperText = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: LowerText = Field("text", description="'text' or 'json'")
     db_pool_size: int = Field(8, description="Postgres connections per process")

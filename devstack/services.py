@@ -410,10 +410,12 @@ class EmulatorProcess(Service):
         log_path: Path | None = None,
         cwd: Path | None = None,
         start_timeout: float = 30.0,
+        telegram_limits: bool = False,
     ) -> None:
         self.requested_port = port
         self.port = 0
         self.bot_username = bot_username
+        self.telegram_limits = telegram_limits
         self.log_path = log_path
         self._temp_log = log_path is None  # a temp file of ours: removed by stop()
         self.cwd = cwd or PROJECT_ROOT
@@ -427,6 +429,8 @@ class EmulatorProcess(Service):
         self.log_path, log = _open_log(self.log_path, "emulator")
         argv = [sys.executable, "-m", "telegram_emulator", "--host", "127.0.0.1",
                 "--port", str(self.port), "--bot-username", self.bot_username]
+        if self.telegram_limits:
+            argv.append("--telegram-limits")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with log:
             self._proc = subprocess.Popen(argv, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -449,6 +453,11 @@ class EmulatorProcess(Service):
             raise
         self.url = url
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """Return the emulator's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
 
     def stop(self) -> None:
         """Stop the emulator."""

@@ -11,6 +11,7 @@ from telegram_emulator import rules
 # Imported for their @handles registrations.
 from telegram_emulator import bot_methods, bot_settings  # noqa: F401
 from telegram_emulator.errors import BotApiError
+from telegram_emulator.flood_limits import FloodLimiter
 from telegram_emulator.journal import Fault
 from telegram_emulator.registry import handler_for
 from telegram_emulator.spec import BotApiSpec, UploadedFile, require_known_method
@@ -34,9 +35,11 @@ SLOW = "slow"
 class BotApi:
     """Answers Bot API calls the way Telegram would, recording each one."""
 
-    def __init__(self, state: EmulatorState, spec: BotApiSpec) -> None:
+    def __init__(self, state: EmulatorState, spec: BotApiSpec, flood: FloodLimiter | None = None) -> None:
         self.state = state
         self.spec = spec
+        # None: no flood limits (the tests' default); a FloodLimiter answers 429 like Telegram.
+        self.flood = flood
 
     def call(self, token: str, method_name: str, raw_params: Mapping[str, Any]) -> Answer:
         """Run one call and return (HTTP status, JSON body)."""
@@ -55,6 +58,7 @@ class BotApi:
             require_known_method(self.spec, method_name)
             self.spec.validate_call(method, params)
             rules.check_call_content(method, params)
+            self._check_flood(method, params)
             result = handler_for(method)(self.state, params)
         except BotApiError as error:
             return self._refused(method, logged_params, error)
@@ -66,6 +70,15 @@ class BotApi:
         if fault is not None:  # "slow": performed (and visible) now, answered `delay` seconds later
             time.sleep(fault.delay)
         return 200, {"ok": True, "result": result}
+
+    def _check_flood(self, method: str, params: Mapping[str, Any]) -> None:
+        if self.flood is None:
+            return
+        wait = self.flood.retry_after(method, params.get("chat_id"))
+        if wait:
+            # Flow control, not a malformed call: not listed among the calls Telegram would refuse as invalid.
+            raise BotApiError(429, f"Too Many Requests: retry after {wait}", parameters={"retry_after": wait},
+                              invalid=False)
 
     def refuse_unparsable(self, method_name: str, reason: str) -> Answer:
         """Answer a call whose body could not even be decoded."""

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from telegram_emulator.bot_api import BotApi
 from telegram_emulator.chat_page import chat_page
 from telegram_emulator.control import control
+from telegram_emulator.flood_limits import FloodLimiter
 from telegram_emulator.spec import BotApiSpec, UploadedFile, load_default_spec
 from telegram_emulator.state import EmulatorState
 from telegram_emulator.webhook import WebhookSender
@@ -39,8 +40,9 @@ def create_app(
     bot_username: str = DEFAULT_BOT_USERNAME,
     bot_name: str = DEFAULT_BOT_NAME,
     spec: BotApiSpec | None = None,
+    telegram_limits: bool = False,
 ) -> Flask:
-    """Build the emulator's Flask app with fresh state."""
+    """Build the emulator's Flask app with fresh state; `telegram_limits` answers floods with 429 like Telegram."""
     state = EmulatorState(bot_username=bot_username, bot_name=bot_name)
     spec = spec or load_default_spec()
     sender = WebhookSender(state)
@@ -48,7 +50,7 @@ def create_app(
     # The chat page's blueprint serves the only static files, under /chat.
     app = Flask("telegram_emulator", static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # Keep Telegram's field order.
-    app.extensions["telegram_emulator"] = Emulator(state, spec, BotApi(state, spec), sender)
+    app.extensions["telegram_emulator"] = Emulator(state, spec, BotApi(state, spec, FloodLimiter() if telegram_limits else None), sender)
     app.register_blueprint(control)
     app.register_blueprint(chat_page)
     app.add_url_rule("/bot<token>/<method>", "bot_api", _bot_api_call, methods=["GET", "POST"])

@@ -29,9 +29,10 @@ from core.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 3.0
-# Methods that put something in a chat; reading (getMe, getUpdates) and settings calls don't count.
-SEND_PREFIXES = ("send", "edit", "forward", "copy")
-SEND_METHODS = frozenset({"deletemessage", "deletemessages", "stopmessagelivelocation", "stoppoll"})
+# Methods that put a new message in a chat: what Telegram's ~30 messages/s per bot counts. Edits,
+# deletes and callback answers change or answer what a person already has (each login's closing
+# edit among them); they are held back only per chat, and our flow sends at most two per login.
+SEND_PREFIXES = ("send", "forward", "copy")
 
 
 class SendBudgetSpent(RetryAfter):
@@ -39,9 +40,9 @@ class SendBudgetSpent(RetryAfter):
 
 
 def is_send(url: str) -> bool:
-    """Tell whether a Bot API URL calls a method that sends, edits or deletes a message."""
+    """Tell whether a Bot API URL calls a method that puts a new message in a chat."""
     method = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
-    return method.startswith(SEND_PREFIXES) or method in SEND_METHODS
+    return method.startswith(SEND_PREFIXES)
 
 
 def send_budget(settings: Settings | None = None) -> send_rate.SendBudget:
@@ -54,34 +55,45 @@ def send_budget(settings: Settings | None = None) -> send_rate.SendBudget:
     )
 
 
-def rate_limited(settings: Settings | None = None, connection_pool_size: int = 8) -> RateLimitedRequest:
-    """Return a transport over the shared send budget, with bounded timeouts."""
-    return RateLimitedRequest(functools.partial(send_budget, settings), connection_pool_size=connection_pool_size,
+def rate_limited(settings: Settings | None = None, connection_pool_size: int = 8, off_loop: bool = True) -> RateLimitedRequest:
+    """Return a transport over the shared send budget, with bounded timeouts.
+
+    `off_loop`: ask the budget from a thread, so an event loop that serves others (the bot's)
+    goes on meanwhile; a loop that only runs the call in hand (a worker's) asks it directly.
+    """
+    return RateLimitedRequest(functools.partial(send_budget, settings), off_loop=off_loop,
+                              connection_pool_size=connection_pool_size,
                               connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5)
 
 
 class RateLimitedRequest(HTTPXRequest):
     """An HTTPXRequest that waits for the shared send budget before each sending call."""
 
-    def __init__(self, budget: Callable[[], send_rate.SendBudget], **kwargs: Any) -> None:
+    def __init__(self, budget: Callable[[], send_rate.SendBudget], off_loop: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # A factory: the Redis client behind the budget is per process, made after fork.
-        self._budget = budget
+        # A factory, called on first use: the Redis client behind the budget is per process, made after fork.
+        self._make_budget = budget
+        self._budget: send_rate.SendBudget | None = None
+        self._off_loop = off_loop
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         """Wait for a turn if this call sends, then make it."""
         if is_send(url):
-            await take_turn(self._budget())
+            if self._budget is None:
+                # Once per transport, not per call: parsing the rate and hashing the script cost more than the turn.
+                self._budget = self._make_budget()
+            await take_turn(self._budget, off_loop=self._off_loop)
         return await super().do_request(url, method, *args, **kwargs)
 
 
-async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SECONDS) -> None:
+async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SECONDS, off_loop: bool = True) -> None:
     """Wait until the budget grants a send; raise SendBudgetSpent rather than wait past `max_wait`."""
     deadline = time.monotonic() + max_wait
     while True:
         try:
-            # Off the event loop: the bot's loop serves every update while Redis answers (or hangs).
-            wait = await asyncio.to_thread(budget.try_acquire)
+            # Off the event loop where it serves others: the bot's loop serves every update while
+            # Redis answers (or hangs); Redis's own timeouts bound the direct call.
+            wait = await asyncio.to_thread(budget.try_acquire) if off_loop else budget.try_acquire()
         except redis.RedisError as exc:
             log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
             return

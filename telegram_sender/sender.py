@@ -62,7 +62,7 @@ def build_bot() -> Bot:
     settings = get_settings()
     api = settings.telegram_api_url
     return Bot(settings.telegram_bot_token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot",
-               request=rate_limited())
+               request=rate_limited(off_loop=False))  # this loop runs one task's call at a time
 
 
 def start() -> None:

@@ -14,7 +14,7 @@ def test_defaults_of_the_contract():
     assert s.rate_limit_refresh_per_family == "30/hour"
     assert s.rate_limit_refresh_per_ip == "60/minute"
     assert s.rate_limit_poll_burst == 2
-    assert s.telegram_send_rate == "25/second"
+    assert s.telegram_send_rate == "30/second"
 
 
 def test_limits_are_read_from_the_environment():

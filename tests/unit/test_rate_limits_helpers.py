@@ -35,9 +35,10 @@ def test_each_bot_has_its_own_budget_key_without_the_secret_part_of_its_token():
     ("method", "sends"),
     [
         ("sendMessage", True),
-        ("editMessageText", True),
-        ("editMessageReplyMarkup", True),
-        ("deleteMessage", True),
+        ("editMessageText", False),
+        ("editMessageReplyMarkup", False),
+        ("deleteMessage", False),
+        ("forwardMessage", True),
         ("copyMessage", True),
         ("getMe", False),
         ("getUpdates", False),
