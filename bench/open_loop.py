@@ -6,8 +6,9 @@ hides a queue that way). Each login: POST /init, a long poll of its status, a wa
 the person's chat until the prompt is there, a tap on Approve at once, then the long poll's
 tokens. Times run from the login's due time, so a late start counts against the system too.
 
-One event loop and two keep-alive HTTP/1.1 connection pools (web, emulator) keep the generator
-cheap: it shares the machine's cores with everything it measures, and its CPU is reported.
+One event loop and two keep-alive HTTP/1.1 clients (web, emulator; `bench.http_client`, not
+httpx, whose pool scans every connection per request) keep the generator cheap: it shares the
+machine's cores with everything it measures, and its CPU is reported.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from bench.http_client import HttpError, KeepAliveClient
 from bench.logins import APPROVE_PREFIX, LONG_POLL_WAIT
 from tests.e2e.people import CHROME, TelegramPerson
 
@@ -85,16 +85,16 @@ class _Person:
         return None
 
 
-async def _one(web: httpx.AsyncClient, emulator: httpx.AsyncClient, person: _Person, due: float,
+async def _one(web: KeepAliveClient, emulator: KeepAliveClient, person: _Person, due: float,
                origin: float, lags: list[float]) -> OpenLogin:
     await asyncio.sleep(max(0.0, origin + due - time.monotonic()))
     lags.append(time.monotonic() - origin - due)
     started = origin + due
     poll: asyncio.Task[str] | None = None
     try:
-        response = await web.post("/api/auth/init", json={"phone_number": person.phone})
-        if response.status_code != 201:
-            return OpenLogin(due, error=f"init {response.status_code}: {response.text[:100]}")
+        response = await web.post("/api/auth/init", {"phone_number": person.phone})
+        if response.status != 201:
+            return OpenLogin(due, error=f"init {response.status}: {response.text[:100]}")
         poll = asyncio.create_task(_long_poll(web, response.json()["session_id"]))
         found = None
         deadline = time.monotonic() + PROMPT_TIMEOUT
@@ -107,28 +107,28 @@ async def _one(web: httpx.AsyncClient, emulator: httpx.AsyncClient, person: _Per
         to_prompt = time.monotonic() - started
         message_id, data = found
         person.tapped.add(data)
-        tap = await emulator.post("/control/tap", json={"user_id": person.id, "message_id": message_id,
-                                                        "callback_data": data})
-        if tap.status_code != 200:
-            return OpenLogin(due, to_prompt, error=f"tap {tap.status_code}: {tap.text[:100]}")
+        tap = await emulator.post("/control/tap", {"user_id": person.id, "message_id": message_id,
+                                                   "callback_data": data})
+        if tap.status != 200:
+            return OpenLogin(due, to_prompt, error=f"tap {tap.status}: {tap.text[:100]}")
         status = await poll
         poll = None
         if status != "approved":
             return OpenLogin(due, to_prompt, error=f"the browser saw {status}")
         return OpenLogin(due, to_prompt, time.monotonic() - started)
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (HttpError, KeyError, ValueError) as exc:
         return OpenLogin(due, error=f"{type(exc).__name__}: {exc}"[:160])
     finally:
         if poll is not None:
             poll.cancel()
 
 
-async def _long_poll(web: httpx.AsyncClient, session_id: str) -> str:
+async def _long_poll(web: KeepAliveClient, session_id: str) -> str:
     """Long-poll a session until it leaves `pending`; return its status (or the HTTP error)."""
     while True:
-        response = await web.get(f"/api/auth/status/{session_id}", params={"wait": str(LONG_POLL_WAIT)})
-        if response.status_code != 200:
-            return f"http {response.status_code}"
+        response = await web.get(f"/api/auth/status/{session_id}", {"wait": LONG_POLL_WAIT})
+        if response.status != 200:
+            return f"http {response.status}"
         status = response.json()["status"]
         if status != "pending":
             return status
@@ -138,13 +138,14 @@ async def run(web_url: str, emulator_url: str, people: list[TelegramPerson], rat
     """Play `rate` logins a second for `seconds`, person after person in turn; wait for all of them."""
     dues = schedule(rate, seconds)
     players = [_Person(p) for p in people]
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
-    timeout = httpx.Timeout(LONG_POLL_WAIT + 10)
-    async with httpx.AsyncClient(base_url=web_url, headers={"User-Agent": CHROME}, limits=limits,
-                                 timeout=timeout) as web, \
-            httpx.AsyncClient(base_url=emulator_url, limits=limits, timeout=timeout) as emulator:
+    web = KeepAliveClient(web_url, {"User-Agent": CHROME}, timeout=LONG_POLL_WAIT + 10)
+    emulator = KeepAliveClient(emulator_url, timeout=LONG_POLL_WAIT + 10)
+    try:
         lags: list[float] = []
         origin = time.monotonic() + 0.2
         logins = await asyncio.gather(*(_one(web, emulator, players[i % len(players)], due, origin, lags)
                                         for i, due in enumerate(dues)))
         return OpenLoopRun(list(logins), time.monotonic() - origin, max(lags, default=0.0))
+    finally:
+        await web.close()
+        await emulator.close()

@@ -103,6 +103,7 @@ def steady_figures(result: SteadyResult, seconds: float) -> list[Figure]:
     """Return the figures of the stage at Telegram's rate: completion, p99, errors, CPU per login."""
     run, cost = result.run, result.cost
     to_tokens = [x.to_tokens for x in run.completed]
+    to_prompt = [x.to_prompt for x in run.logins if not math.isnan(x.to_prompt)]
     incomplete = len(run.logins) - len(run.completed)
     app_ms = cost.cpu_ms_per_login(*APP_PROCESSES)
     services_ms = cost.cpu_ms_per_login("postgres", "redis")
@@ -111,6 +112,8 @@ def steady_figures(result: SteadyResult, seconds: float) -> list[Figure]:
                at_least=len(run.logins), goal_text=f"all {len(run.logins)}",
                note=f"open loop; {incomplete} errors, {result.too_many_requests} Bot API 429s; "
                     f"generator lag max {run.max_start_lag * 1000:.0f} ms"),
+        # Where a slow login lost its time: before its prompt (web, queue, worker, budget) or after.
+        seconds_figure(f"init -> prompt p99 at {result.rate:g}/s", to_prompt, 0.99),
         seconds_figure(f"init -> tokens p50 at {result.rate:g}/s", to_tokens, 0.50),
         seconds_figure(f"init -> tokens p99 at {result.rate:g}/s", to_tokens, 0.99,
                        at_most=GOAL_P99_SECONDS * 1000, goal_text=f"<= {GOAL_P99_SECONDS * 1000:.0f} ms"),
