@@ -76,6 +76,15 @@ def redis_commands(info_commandstats: Mapping[str, Mapping[str, int]]) -> int:
     return sum(int(stats.get("calls", 0)) for stats in info_commandstats.values())
 
 
+REDIS_COMMAND_PREFIX = "redis:"
+
+
+def redis_commands_by_name(info_commandstats: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Return the calls of each Redis command, as counts named "redis:<command>" (e.g. "redis:evalsha")."""
+    return {REDIS_COMMAND_PREFIX + name.removeprefix("cmdstat_"): int(stats.get("calls", 0))
+            for name, stats in info_commandstats.items()}
+
+
 @dataclass(frozen=True)
 class Reading:
     """Cumulative counters at one moment."""
@@ -106,6 +115,12 @@ class Cost:
         """Return a count per login."""
         return self.delta.counts.get(count, 0) / self.logins if self.logins else float("nan")
 
+    def redis_per_login(self, top: int = 12) -> list[tuple[str, float]]:
+        """Return the most frequent Redis commands and their calls per login, most first."""
+        named = [(k.removeprefix(REDIS_COMMAND_PREFIX), self.per_login(k)) for k in self.delta.counts
+                 if k.startswith(REDIS_COMMAND_PREFIX) and self.delta.counts[k] > 0]
+        return sorted(named, key=lambda item: -item[1])[:top]
+
     def cpu_share(self, name: str) -> float:
         """Return the share of one core a process tree used during the stage."""
         return self.delta.cpu_seconds.get(name, 0.0) / self.seconds if self.seconds else float("nan")
@@ -120,6 +135,7 @@ class Meter:
     bot_api_methods: Callable[[], list[str]]
     sql_transactions: Callable[[], int]
     redis_commands: Callable[[], int]
+    redis_by_command: Callable[[], dict[str, int]] = dict
     extra: dict[str, Callable[[], float]] = field(default_factory=dict)
 
     def read(self) -> Reading:
@@ -134,5 +150,6 @@ class Meter:
             "telegram_messages": sum(1 for m in methods if m in NEW_MESSAGE_METHODS),
             "sql_transactions": self.sql_transactions(),
             "redis_commands": self.redis_commands(),
+            **self.redis_by_command(),
         }
         return Reading(cpu, counts)

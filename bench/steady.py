@@ -53,7 +53,8 @@ class Services:
 
         return costs.Meter(pids=pids, logs=logs, bot_api_methods=lambda: [c["method"] for c in self.emulator.calls()],
                            sql_transactions=transactions,
-                           redis_commands=lambda: costs.redis_commands(client.info("commandstats")))
+                           redis_commands=lambda: costs.redis_commands(client.info("commandstats")),
+                           redis_by_command=lambda: costs.redis_commands_by_name(client.info("commandstats")))
 
     def too_many_requests(self) -> int:
         """Return how many Bot API calls the emulator answered with 429 so far."""
@@ -90,7 +91,9 @@ def describe_costs(result: SteadyResult) -> list[str]:
     counts = ", ".join(f"{name.replace('_', ' ')} {cost.per_login(name):.2f}" for name in costs.COUNTS)
     cpu = ", ".join(f"{name} {cost.cpu_ms_per_login(name):.1f} ms ({cost.cpu_share(name):.0%} of a core)"
                     for name in (*APP_PROCESSES, *SERVICES))
-    return [f"{result.rate:g} logins/s: per login {counts}", f"  CPU per login: {cpu}"]
+    redis = ", ".join(f"{name} {calls:.2f}" for name, calls in cost.redis_per_login())
+    return [f"{result.rate:g} logins/s: per login {counts}", f"  CPU per login: {cpu}",
+            f"  Redis commands per login, most first: {redis}"]
 
 
 def seconds_figure(name: str, values: list[float], fraction: float, **goal) -> Figure:

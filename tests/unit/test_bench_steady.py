@@ -58,3 +58,12 @@ def test_a_process_trees_cpu_includes_this_process():
 
     assert costs.tree_cpu_seconds(os.getpid()) > 0
     assert costs.tree_cpu_seconds(2**22 + 12345) == 0.0  # no such process
+
+
+def test_redis_commands_are_also_counted_by_name_most_frequent_first():
+    named = costs.redis_commands_by_name({"cmdstat_evalsha": {"calls": 30}, "cmdstat_lpush": {"calls": 10},
+                                          "cmdstat_get": {"calls": 3}})
+    assert named == {"redis:evalsha": 30, "redis:lpush": 10, "redis:get": 3}
+    before = costs.Reading({}, {"redis:evalsha": 0, "redis:lpush": 0, "redis:get": 3})
+    cost = costs.Cost(costs.Reading({}, named).minus(before), logins=10, seconds=1.0)
+    assert cost.redis_per_login(top=5) == [("evalsha", 3.0), ("lpush", 1.0)]
