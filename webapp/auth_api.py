@@ -44,15 +44,16 @@ def forbid_caching(response: Response) -> Response:
 def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     """Start a login for a phone number; answer the same way whether or not it is linked."""
     settings = _settings()
-    rate_limits.check_init_per_ip()
-    raw_phone = body.phone_number
     try:
-        phone_number = phones.normalize(raw_phone, settings.default_phone_region)
+        phone_number: str | None = phones.normalize(body.phone_number, settings.default_phone_region)
     except InvalidPhoneNumber:
-        raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.") from None
-    # Before the user is looked up, so a limited phone gets the same answer, linked or not.
-    # Per phone and client: a client flooding someone's phone is refused, the owner is not.
-    rate_limits.check_init_per_phone(phone_number)
+        phone_number = None
+    # Per client, then per phone and client (a client flooding someone's phone is refused, the
+    # owner is not), in one round trip; before the user is looked up, so a limited phone gets the
+    # same answer, linked or not. A client over its limit hears 429 before whether the number is valid.
+    rate_limits.check_init(phone_number)
+    if phone_number is None:
+        raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.")
     username = bot_identity.bot_username(settings)
     with db.transaction() as conn:
         user = users.get_by_phone(conn, phone_number)

@@ -1,7 +1,8 @@
 """Rate limits of the login API, kept in Redis so every web process shares them.
 
 - `/init`: RATE_LIMIT_INIT_PER_IP per client IP, then RATE_LIMIT_INIT_PER_PHONE per normalised
-  phone and client IP, checked before the phone's user is looked up (the answer can't tell linked phones apart);
+  phone and client IP, checked before the phone's user is looked up (the answer can't tell linked
+  phones apart), both in one round trip (`INIT_SCRIPT`);
 - `/refresh`: RATE_LIMIT_REFRESH_PER_FAMILY per login, RATE_LIMIT_REFRESH_PER_IP for tokens
   that don't even decode (guessing);
 - `/status`: RFC 8628's `slow_down` when one session is polled faster than `poll_interval`, in the
@@ -68,6 +69,27 @@ return {0, cached[1] or '', tonumber(cached[2]) or 0, now, redis.call('EXISTS', 
 
 REDIS_ERRORS = (redis.RedisError, limits.errors.StorageError)
 
+# The limits library's moving window (its acquire_moving_window.lua, one entry at a time) over a
+# chain of limits in one round trip: each limit counts the attempt only if every limit before it
+# allowed it, as separate hits in that order would. The keys and lists are the library's own, so
+# its get_window_stats (Retry-After) and any hit it makes itself share them.
+# ARGV: the timestamp, then (amount, expiry in s) per key. Returns 0, or the 1-based index of the refusing limit.
+CHAINED_MOVING_WINDOWS_SCRIPT = """
+local timestamp = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local amount = tonumber(ARGV[2 * i])
+  local expiry = tonumber(ARGV[2 * i + 1])
+  local entry = redis.call('LINDEX', key, amount - 1)
+  if entry and tonumber(entry) >= timestamp - expiry then
+    return i
+  end
+  redis.call('LPUSH', key, timestamp)
+  redis.call('LTRIM', key, 0, amount - 1)
+  redis.call('EXPIRE', key, expiry)
+end
+return 0
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class PollCheck:
@@ -106,22 +128,21 @@ def configure(app: Flask, settings: Settings) -> RateLimits:
     return state
 
 
-def check_init_per_ip() -> None:
-    """Count a login attempt from this client IP; raise 429 rate_limited when too many."""
-    state = _state()
-    _hit(state, state.settings.rate_limit_init_per_ip, "init-ip", client_info.client_key())
+def check_init(phone_number: str | None) -> None:
+    """Count a login attempt from this client, then for this (normalised) phone from this client; raise 429 rate_limited when too many.
 
-
-def check_init_per_phone(phone_number: str) -> None:
-    """Count a login attempt for this (normalised) phone from this client; raise 429 rate_limited when too many.
-
-    Keyed by phone and client address: the client that floods a phone is refused, while the
-    owner's own /init from elsewhere still goes through (PROMPT_BUDGET_PER_PHONE caps the prompts).
+    The phone's limit is keyed by phone and client address: the client that floods a phone is
+    refused, while the owner's own /init from elsewhere still goes through (PROMPT_BUDGET_PER_PHONE
+    caps the prompts). `phone_number` None (not a valid number): only the client's limit counts.
+    An attempt refused by the client's limit does not count against the phone's.
     """
     state = _state()
-    # Phones are personal data: Redis holds a digest, never the number.
-    key = _digest(f"{phone_number} {client_info.client_key()}")
-    _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", key)
+    client = client_info.client_key()
+    chain = [(state.settings.rate_limit_init_per_ip, "init-ip", client)]
+    if phone_number is not None:
+        # Phones are personal data: Redis holds a digest, never the number.
+        chain.append((state.settings.rate_limit_init_per_phone, "init-phone", _digest(f"{phone_number} {client}")))
+    _hit_chain(state, chain)
 
 
 def check_refresh_per_family(family_id: str) -> None:
@@ -214,6 +235,28 @@ def _hit(state: RateLimits, limit_text: str, scope: str, key: str) -> None:
     try:
         if state.limiter.hit(item, scope, key):
             return
+        reset_at, _ = state.limiter.get_window_stats(item, scope, key)
+    except REDIS_ERRORS as exc:
+        raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc
+    metrics.count_rate_limit_hit(scope)
+    raise ApiError.of("rate_limited", headers={"Retry-After": str(retry_after_seconds(reset_at - time.time()))})
+
+
+_CHAINED_MOVING_WINDOWS = LuaScript(CHAINED_MOVING_WINDOWS_SCRIPT)
+
+
+def _hit_chain(state: RateLimits, chain: list[tuple[str, str, str]]) -> None:
+    """Count one attempt against each (limit, scope, key) in order, in one round trip; raise 429 at the first refusal."""
+    items = [limits.parse(limit_text) for limit_text, _, _ in chain]
+    keys = [state.limiter.storage.prefixed_key(item.key_for(scope, key)) for item, (_, scope, key) in zip(items, chain)]
+    args: list[object] = [time.time()]
+    for item in items:
+        args += [item.amount, item.get_expiry()]
+    try:
+        refused = int(run_script(_CHAINED_MOVING_WINDOWS, keys, args))
+        if not refused:
+            return
+        item, (_, scope, key) = items[refused - 1], chain[refused - 1]
         reset_at, _ = state.limiter.get_window_stats(item, scope, key)
     except REDIS_ERRORS as exc:
         raise ServiceUnavailable("redis", f"rate limit check failed: {type(exc).__name__}") from exc

@@ -201,6 +201,40 @@ def test_the_phone_key_in_redis_is_a_digest(client, redis_url):
     assert keys and not any(phone in key or phone.lstrip("+") in key for key in keys)
 
 
+def script_calls(client: redis.Redis) -> int:
+    """Return how many Lua scripts Redis has run so far (EVALSHA and EVAL)."""
+    stats = client.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+
+def test_both_init_limits_cost_one_round_trip(client, redis_url):
+    server = redis.Redis.from_url(redis_url)
+    init(client, random_phone())  # the script is known to Redis from here on
+    before = script_calls(server)
+    assert init(client, random_phone()).status_code == 201
+    assert script_calls(server) - before == 1
+
+
+def test_an_attempt_refused_per_client_does_not_count_against_the_phone(client, app, redis_url):
+    # The library reads the windows the one script writes: its own view of the phone's window.
+    from webapp import rate_limits
+
+    phone = random_phone()
+    for _ in range(10):
+        assert init(client, random_phone()).status_code == 201
+    for _ in range(3):
+        assert_rate_limited(init(client, phone), max_wait=60)
+
+    ip = client.environ_base["REMOTE_ADDR"]
+    with app.app_context():
+        limiter = app.extensions[rate_limits.EXTENSION].limiter
+        item = rate_limits.limits.parse(DEFAULTS.rate_limit_init_per_phone)
+        phone_key = rate_limits._digest(f"{phone} {ip}")
+        ip_item = rate_limits.limits.parse(DEFAULTS.rate_limit_init_per_ip)
+        assert limiter.get_window_stats(item, "init-phone", phone_key).remaining == 3
+        assert limiter.get_window_stats(ip_item, "init-ip", ip).remaining == 0
+
+
 # --- status polls: RFC 8628 slow_down ----------------------------------------------------------
 
 
