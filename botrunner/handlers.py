@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import Any
+from typing import Any, Callable
 
 from telegram import Bot, ReplyKeyboardRemove, Update, User
 from telegram.error import BadRequest, TelegramError
@@ -178,8 +178,11 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(answer, show_alert=alert)
         finally:
             # The decision is committed: its follow-ups and the offer go out even if Telegram
-            # refused the edit or the answer.
-            await asyncio.to_thread(_enqueue_follow_ups, outcome, closed)
+            # refused the edit or the answer. Most taps have none (an approval's closing edit is
+            # its notice): no trip to a thread for nothing.
+            follow_ups = follow_ups_of(outcome, closed)
+            if follow_ups:
+                await asyncio.to_thread(_enqueue, follow_ups)
             if outcome.offer is not None:
                 paused_until, active_logins = outcome.offer
                 offer = account_menu.not_me_offer(paused_until, active_logins, language)
@@ -216,26 +219,34 @@ def _log_decision(callback: prompts.Callback, outcome: Decision, telegram_id: in
                     also_rejected=len(outcome.also_rejected))
 
 
-def _enqueue_follow_ups(outcome: Decision, closed: bool) -> None:
-    """After the commit: ask for a login notice if one is due, and for the prompts still open to be closed.
+def follow_ups_of(outcome: Decision, closed: bool) -> list[tuple[Callable[[str], None], str]]:
+    """Return the tasks a committed decision still needs, as (enqueue function, session id) pairs.
 
-    `closed`: this tap's own prompt was edited; if not, the worker edits it (for an approval that
-    edit is the "you logged in" notice, so it must not be lost).
+    A login notice if one is due, and a prompt update for each prompt still open. `closed`: this
+    tap's own prompt was edited; if not, the worker edits it (for an approval that edit is the
+    "you logged in" notice, so it must not be lost).
     """
+    follow_ups: list[tuple[Callable[[str], None], str]] = []
+    session = outcome.session
+    if session is not None and not closed:
+        follow_ups.append((jobs.enqueue_prompt_update, str(session["id"])))
+    if (
+        outcome.refusal is None
+        and session is not None
+        and session["status"] == auth_sessions.APPROVED
+        and prompts.needs_separate_notice(approved_in_telegram=True)
+    ):
+        follow_ups.append((jobs.enqueue_login_notice, str(session["id"])))
+    follow_ups += [(jobs.enqueue_prompt_update, session_pk) for session_pk in outcome.also_rejected]
+    return follow_ups
+
+
+def _enqueue(follow_ups: list[tuple[Callable[[str], None], str]]) -> None:
+    """After the commit: queue a decision's follow-ups (best effort: the decision stands without them)."""
     try:
-        session = outcome.session
-        if session is not None and not closed:
-            jobs.enqueue_prompt_update(str(session["id"]))
-        if (
-            outcome.refusal is None
-            and session is not None
-            and session["status"] == auth_sessions.APPROVED
-            and prompts.needs_separate_notice(approved_in_telegram=True)
-        ):
-            jobs.enqueue_login_notice(str(session["id"]))
-        for session_pk in outcome.also_rejected:
-            jobs.enqueue_prompt_update(session_pk)
-    except Exception:  # the broker is down: the decision stands, the follow-ups are best effort
+        for enqueue, session_pk in follow_ups:
+            enqueue(session_pk)
+    except Exception:  # the broker is down
         log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
 
 
