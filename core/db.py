@@ -11,7 +11,7 @@ import logging
 import os
 import select
 import threading
-from typing import Callable, Iterator
+from typing import Any, Callable, Hashable, Iterator, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -21,6 +21,16 @@ import psycopg2.pool
 from core import redis_client
 from core.errors import ServiceUnavailable
 from core.settings import Settings, get_settings
+
+
+class Batch(Protocol):
+    """Follow-ups of one transaction, gathered and sent together after its commit."""
+
+    def send(self) -> None:
+        """Send what was gathered (best effort: must not raise)."""
+
+
+B = TypeVar("B", bound=Batch)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +135,8 @@ def server_hung_up(conn: psycopg2.extensions.connection) -> bool:
 # Callbacks of the transactions in progress, by connection: (before commit, after commit).
 # Keyed by id(conn), because psycopg2 connections take no attributes; `transaction()` owns the entry.
 _hooks: dict[int, tuple[list[Callable[[], None]], list[Callable[[], None]]]] = {}
+# Per transaction too: the batches of `after_commit_batch`, by key.
+_batches: dict[int, dict[Hashable, Any]] = {}
 
 _pool: Pool | None = None
 _pool_pid: int | None = None
@@ -164,6 +176,7 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
     conn = pool.acquire()
     broken = False
     before, after = _hooks[id(conn)] = ([], [])
+    _batches[id(conn)] = {}
     try:
         yield conn
         for hook in before:
@@ -180,6 +193,7 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
         raise
     finally:
         _hooks.pop(id(conn), None)
+        _batches.pop(id(conn), None)
         pool.release(conn, broken)
     # After the connection went back: a callback (Redis, say) must not hold a Postgres connection.
     for hook in after:
@@ -198,6 +212,22 @@ def after_commit(conn: psycopg2.extensions.connection, hook: Callable[[], None])
     hooks = _hooks.get(id(conn))
     if hooks is not None:
         hooks[1].append(hook)
+
+
+def after_commit_batch(conn: psycopg2.extensions.connection, key: Hashable, make: Callable[[], B]) -> B | None:
+    """Return this transaction's batch for `key`; the first call makes it and runs its `send()` once the transaction has committed.
+
+    For follow-ups that are cheaper together (Redis writes in one round trip): each caller adds
+    to the batch, which is sent once. None outside `transaction()`; dropped on rollback.
+    """
+    batches = _batches.get(id(conn))
+    if batches is None:
+        return None
+    batch = batches.get(key)
+    if batch is None:
+        batch = batches[key] = make()
+        after_commit(conn, batch.send)
+    return batch
 
 
 def connect(dsn: str) -> psycopg2.extensions.connection:

@@ -13,8 +13,9 @@ import math
 from typing import Any, Iterable
 
 import redis
+from redis.client import Pipeline
 
-from core import db, redis_client
+from core import after_commit_writes, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def track_outcomes(conn, rows: Iterable[dict[str, Any] | None]) -> None:
     """Count the sessions of these transition rows by outcome once the transaction commits."""
     outcomes = [_outcome(row) for row in rows if row is not None and row["status"] in OUTCOMES]
     if outcomes:
-        db.after_commit(conn, lambda: _record(outcomes))
+        after_commit_writes.add(conn, "count login outcomes", lambda pipe: _record(pipe, outcomes))
 
 
 def count(name: str, amount: int = 1) -> None:
@@ -72,20 +73,12 @@ def _outcome(row: dict[str, Any]) -> tuple[str, float | None]:
     return row["status"], seconds
 
 
-def _record(outcomes: list[tuple[str, float | None]]) -> None:
-    client = redis_client.get_quick_redis()
-    if client is None:
-        return
-    try:
-        with client.pipeline(transaction=False) as pipe:
-            for status, seconds in outcomes:
-                pipe.hincrby(LOGINS_KEY, status, 1)
-                if seconds is not None:
-                    # Each observation lands in its smallest bucket; the reader makes them cumulative.
-                    bound = next(b for b in APPROVAL_BUCKETS if seconds <= b)
-                    pipe.hincrby(APPROVAL_KEY, bucket_label(bound), 1)
-                    pipe.hincrbyfloat(APPROVAL_KEY, SUM_FIELD, seconds)
-                    pipe.hincrby(APPROVAL_KEY, COUNT_FIELD, 1)
-            pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("could not count login outcomes: %s", type(exc).__name__)
+def _record(pipe: Pipeline, outcomes: list[tuple[str, float | None]]) -> None:
+    for status, seconds in outcomes:
+        pipe.hincrby(LOGINS_KEY, status, 1)
+        if seconds is not None:
+            # Each observation lands in its smallest bucket; the reader makes them cumulative.
+            bound = next(b for b in APPROVAL_BUCKETS if seconds <= b)
+            pipe.hincrby(APPROVAL_KEY, bucket_label(bound), 1)
+            pipe.hincrbyfloat(APPROVAL_KEY, SUM_FIELD, seconds)
+            pipe.hincrby(APPROVAL_KEY, COUNT_FIELD, 1)

@@ -10,7 +10,8 @@ Written around commits by `core.auth_sessions`, so no caller can forget it:
 - a transition, before its commit -> the entry is deleted, so a process that dies between the
   commit and the message leaves a cache miss (Postgres answers), never a stale "pending";
 - after the commit -> the entry is deleted again (in case the first delete failed) and the new
-  status is published on `auth-status:<hash>`.
+  status is published on `auth-status:<hash>` (with the commit's other Redis writes, in one
+  round trip: core/after_commit_writes.py).
 Every Redis call here is best effort with short timeouts: a transition never fails for Redis.
 """
 
@@ -20,8 +21,9 @@ import logging
 from typing import Any, Iterable
 
 import redis
+from redis.client import Pipeline
 
-from core import db, redis_client
+from core import after_commit_writes, db, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,8 @@ def track_transitions(conn, rows: Iterable[dict[str, Any] | None]) -> None:
     if not changed:
         return
     db.before_commit(conn, lambda: _forget(digest for digest, _ in changed))
-    db.after_commit(conn, lambda: _announce(changed))
+    # A lost message only costs a waiting poll its deadline; the next poll misses and reads Postgres.
+    after_commit_writes.add(conn, "announce session transitions", lambda pipe: _announce(pipe, changed))
 
 
 def _write_pending(digest: str, expires_ms: int) -> None:
@@ -95,15 +98,7 @@ def _forget(digests: Iterable[str]) -> None:
         log.warning("could not drop cached session statuses before a commit: %s", type(exc).__name__)
 
 
-def _announce(changed: list[tuple[str, str]]) -> None:
-    client = redis_client.get_quick_redis()
-    if client is None:
-        return
-    try:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.delete(*(key(digest) for digest, _ in changed))
-            for digest, status in changed:
-                pipe.publish(channel(digest), status)
-            pipe.execute()
-    except redis.RedisError as exc:  # a long poll then answers at its deadline; the next poll misses and reads Postgres
-        log.warning("could not announce session transitions: %s", type(exc).__name__)
+def _announce(pipe: Pipeline, changed: list[tuple[str, str]]) -> None:
+    pipe.delete(*(key(digest) for digest, _ in changed))
+    for digest, status in changed:
+        pipe.publish(channel(digest), status)

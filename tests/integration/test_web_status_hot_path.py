@@ -109,3 +109,27 @@ def test_a_rolled_back_transition_announces_nothing(client, linked_user, start_l
         raise RuntimeError("the caller gave up")
     assert channel.get_message(timeout=1) is None
     assert client.get(f"/api/auth/status/{started['session_id']}").get_json()["status"] == "pending"
+
+
+def test_a_transitions_redis_follow_ups_go_out_in_one_round_trip(linked_user, start_login, redis_url, monkeypatch):
+    # The status cache's announcement and the shared login counters: one pipeline after the commit.
+    started = start_login(linked_user["phone_number"])
+    digest = auth_sessions.hash_secret(started["session_id"]).hex()
+    channel = redis.Redis.from_url(redis_url).pubsub()
+    channel.subscribe(status_cache.channel(digest))
+    channel.get_message(timeout=2)
+    sent: list[list[str]] = []
+    real_execute = redis.client.Pipeline.execute
+
+    def counting_execute(self, *args, **kwargs):
+        sent.append([str(command[0]).upper() for command, _ in self.command_stack])
+        return real_execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
+    with db.transaction() as conn:
+        pk = str(auth_sessions.find_by_session_id(conn, started["session_id"])["id"])
+        assert auth_sessions.approve(conn, pk, linked_user["telegram_id"]) is not None
+        assert sent == []  # nothing of it before the commit
+
+    assert len(sent) == 1 and {"DEL", "PUBLISH", "HINCRBY"} <= set(sent[0])
+    assert channel.get_message(timeout=2)["data"] == b"approved"
