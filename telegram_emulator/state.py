@@ -1,8 +1,8 @@
 """Everything the fake Telegram remembers: users, chats, messages, updates; thread-safe.
 
 One lock guards it all; `changed` (a Condition on that lock) wakes long polls and the
-webhook sender whenever an update arrives or the state is reset; `bot_wrote` (another) wakes
-control-API readers waiting for the bot's next message in a chat.
+webhook sender whenever an update arrives or the state is reset; one more Condition per chat
+wakes the control-API readers waiting for the bot's next message in that chat.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class EmulatorState:
         self.bot_id = 0  # Learnt from the token of each Bot API call.
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.bot_wrote = threading.Condition(self.lock)
+        # One per chat someone waits on: a bot message wakes that chat's readers only, not every
+        # reader of every chat (a benchmark keeps dozens waiting).
+        self._bot_wrote_in: dict[int, threading.Condition] = {}
         self.journal = CallJournal()
         # Counters survive reset so that no id is ever handed out twice.
         self._next_update_id = FIRST_UPDATE_ID
@@ -61,14 +63,14 @@ class EmulatorState:
             self._clear()
             self.journal.clear()
             self.changed.notify_all()
-            self.bot_wrote.notify_all()
+            self._wake_every_chat_reader()
 
     def close(self) -> None:
         """Release every waiting long poll; used when the server shuts down."""
         with self.changed:
             self.closed = True
             self.changed.notify_all()
-            self.bot_wrote.notify_all()
+            self._wake_every_chat_reader()
 
     # Users and what they do -------------------------------------------------------------
 
@@ -177,20 +179,29 @@ class EmulatorState:
             }
             stored.message = full
             record.messages[full["message_id"]] = stored
-            self.bot_wrote.notify_all()
+            readers = self._bot_wrote_in.get(record.chat["id"])
+            if readers is not None:
+                readers.notify_all()
             return copy.deepcopy(full)
 
     def wait_for_bot_message(self, chat_id: int, after_message_id: int, timeout: float) -> None:
         """Return once the chat holds a bot message newer than `after_message_id`, or after `timeout` s."""
         deadline = time.monotonic() + timeout
-        with self.bot_wrote:
+        with self.lock:
+            bot_wrote = self._bot_wrote_in.get(chat_id)
+            if bot_wrote is None:
+                bot_wrote = self._bot_wrote_in[chat_id] = threading.Condition(self.lock)
             while not self.closed:
                 record = self.chats.get(chat_id)
                 newest = max((m for m, stored in record.messages.items() if stored.from_bot), default=0) if record else 0
                 remaining = deadline - time.monotonic()
                 if newest > after_message_id or remaining <= 0:
                     return
-                self.bot_wrote.wait(remaining)
+                bot_wrote.wait(remaining)
+
+    def _wake_every_chat_reader(self) -> None:
+        for readers in self._bot_wrote_in.values():
+            readers.notify_all()
 
     def existing_message(self, chat_id: Any, message_id: Any, missing_reason: str) -> StoredMessage:
         """Return a live message of a chat the bot can use, else 400 `missing_reason`."""
