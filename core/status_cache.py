@@ -64,9 +64,14 @@ def track_created(conn, row: dict[str, Any]) -> None:
     db.after_commit(conn, lambda: _write_pending(digest, expires_ms))
 
 
+# A session becomes `consumed` only from `approved`: the approval already dropped its entry and
+# woke every waiting poll (whose reads then raced for the tokens), so nothing is left to tell.
+NOTHING_TO_TELL = frozenset({"consumed"})
+
+
 def track_transitions(conn, rows: Iterable[dict[str, Any] | None]) -> None:
     """Drop the cached status of sessions leaving `pending` before the commit; announce them after it."""
-    changed = [(hash_hex(row), row["status"]) for row in rows if row is not None]
+    changed = [(hash_hex(row), row["status"]) for row in rows if row is not None and row["status"] not in NOTHING_TO_TELL]
     if not changed:
         return
     db.before_commit(conn, lambda: _forget(digest for digest, _ in changed))

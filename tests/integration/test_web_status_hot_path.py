@@ -133,3 +133,14 @@ def test_a_transitions_redis_follow_ups_go_out_in_one_round_trip(linked_user, st
 
     assert len(sent) == 1 and {"DEL", "PUBLISH", "HINCRBY"} <= set(sent[0])
     assert channel.get_message(timeout=2)["data"] == b"approved"
+
+
+def test_handing_out_the_tokens_writes_nothing_to_redis(client, linked_user, start_login, decide, redis_url):
+    # The approval already dropped the cached status and woke the waiting polls: consuming has nothing to tell.
+    started = start_login(linked_user["phone_number"])
+    decide(started["session_id"], linked_user["telegram_id"], True)
+    watcher = redis.Redis.from_url(redis_url)
+    before = redis_calls(watcher)
+    body = client.get(f"/api/auth/status/{started['session_id']}").get_json()
+    assert body["status"] == "approved" and body["tokens"]["access_token"]
+    assert set(delta(before, redis_calls(watcher))) == {"cmdstat_evalsha", *(f"cmdstat_{n}" for n in SCRIPT_COMMANDS)}
