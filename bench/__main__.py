@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run to try the benchmark itself")
     parser.add_argument("--save", action="store_true", help="also write bench/results/<date>.txt")
+    parser.add_argument("--profile", metavar="FILE", type=Path,
+                        help="record every process with py-spy during the steady 30/s stage (collapsed stacks, "
+                             "for flamegraph.pl or speedscope)")
     parser.add_argument("--stage", action="append", choices=STAGES,
                         help="run only this stage (repeatable; default: all); for profiling one of them")
     args = parser.parse_args(argv)
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.alarm(plan.max_seconds)  # the whole run is bounded, whatever hangs
     started = time.monotonic()
     try:
-        figures, context = run(plan, open_files, set(args.stage or STAGES))
+        figures, context = run(plan, open_files, set(args.stage or STAGES), args.profile)
     except (StartupError, StartupFailed) as exc:
         print(f"bench: the system did not start: {exc}\nlogs: {LOG_DIR}", file=sys.stderr)
         return 1
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(plan: Plan, open_files: int, stages: set[str]) -> tuple[list[Figure], list[str]]:
+def run(plan: Plan, open_files: int, stages: set[str], profile: Path | None = None) -> tuple[list[Figure], list[str]]:
     """Start everything, measure every stage, stop everything; return the figures and run notes."""
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
@@ -149,7 +152,7 @@ def run(plan: Plan, open_files: int, stages: set[str]) -> tuple[list[Figure], li
                 pids = {name: processes.children[name].proc.pid for name in steady.APP_PROCESSES}
                 pids["emulator"] = emulator.pid
                 meter = services.meter(pids, {name: LOG_DIR / f"{name}.log" for name in ("web", "worker")})
-                return measure(plan, system, processes, open_files, stages, services, meter)
+                return measure(plan, system, processes, open_files, stages, services, meter, profile)
             finally:
                 say("stopping every process")
                 processes.stop()
@@ -158,7 +161,7 @@ def run(plan: Plan, open_files: int, stages: set[str]) -> tuple[list[Figure], li
 
 
 def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int, stages: set[str],
-            services: steady.Services, meter: costs.Meter) -> tuple[list[Figure], list[str]]:
+            services: steady.Services, meter: costs.Meter, profile: Path | None = None) -> tuple[list[Figure], list[str]]:
     """Run the stages against a started system."""
     worker = web_worker_description(LOG_DIR / "web.log")
     context = [
@@ -197,7 +200,7 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
                        + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
 
     if "steady" in stages:
-        figures += steady_stages(plan, system, services, meter, context)
+        figures += steady_stages(plan, system, services, meter, context, profile)
 
     if "held" in stages:
         held_sessions = -(-plan.held // MAX_WAITING_POLLS_PER_SESSION)
@@ -215,14 +218,17 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
 
 
 def steady_stages(plan: Plan, system: System, services: steady.Services, meter: costs.Meter,
-                  context: list[str]) -> list[Figure]:
+                  context: list[str], profile: Path | None = None) -> list[Figure]:
     """Logins at Telegram's rate, then above the send budget; what each login cost."""
     say(f"linking {plan.steady_people} Telegram users for the steady-rate stages")
     people = logins.link_people(system.emulator.base_url, plan.steady_people)
     idle = idle_cpu(meter)
     context.append("idle CPU (5 s, nothing to do): " + ", ".join(f"{n} {v:.1%}" for n, v in idle.items()))
     say(f"{plan.steady_rate:g} logins/s for {plan.steady_seconds:g} s (open loop), send budget {send_rate_text()}")
+    profiler = steady.start_profile(profile, plan.steady_seconds) if profile else None
     at_rate = steady.run_stage(meter, services, system.web_url, people, plan.steady_rate, plan.steady_seconds)
+    if profiler is not None:
+        context.append(steady.finish_profile(profiler, profile))
     context += steady.describe_costs(at_rate)
     context += [f"  e.g. {e}" for e in sorted(set(at_rate.run.errors))[:3]]
     figures = steady.steady_figures(at_rate, plan.steady_seconds)

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import psycopg2
@@ -145,3 +150,23 @@ def overload_figures(result: SteadyResult, budget: str) -> list[Figure]:
         seconds_figure(f"init -> prompt max at {result.rate:g}/s", to_prompt, 1.0,
                        note="the delay the budget cost the last in the queue"),
     ]
+
+
+def start_profile(path: Path, seconds: float) -> subprocess.Popen:
+    """Start py-spy on this process and every process under it (the whole system) for `seconds`."""
+    py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if py_spy is None:
+        raise RuntimeError("--profile needs py-spy (requirements-dev.txt)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Sampling without pausing the processes (--nonblocking): their CPU per login stays comparable.
+    argv = [py_spy, "record", "--subprocesses", "--nonblocking", "--rate", "100", "--duration",
+            str(max(1, round(seconds))), "--format", "raw", "--output", str(path), "--pid", str(os.getpid())]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_profile(profiler: subprocess.Popen, path: Path) -> str:
+    """Wait for py-spy; return a run note saying where its stacks are."""
+    output, _ = profiler.communicate(timeout=60)
+    if profiler.returncode != 0:
+        return f"py-spy failed ({profiler.returncode}): {output.strip()[-200:]}"
+    return f"profile of the steady stage (py-spy, collapsed stacks, one root per process): {path}"
