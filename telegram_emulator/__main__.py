@@ -3,6 +3,9 @@
 Served by gevent's WSGI server, as Telegram serves the Bot API: HTTP/1.1 keep-alive (werkzeug's
 server closes every connection, so each Bot API call of our worker and bot paid a new TCP
 connection), and a waiting read (getUpdates, a chat's ?wait=) is a parked greenlet, not a thread.
+Its connections send without Nagle's delay (TCP_NODELAY, as gunicorn's and Telegram's do): gevent
+writes an answer's head and body separately, and the body then waited for the client's delayed
+ACK, ~40 ms on every Bot API call.
 The in-process emulator of the tests (`server.start_in_thread`) stays on werkzeug's threads.
 """
 
@@ -17,13 +20,24 @@ if __name__ == "__main__":
 import argparse
 import logging
 import signal
+import socket
 import sys
+from typing import Any
 
 import gevent
 from gevent.pywsgi import WSGIServer
 
 from telegram_emulator.server import DEFAULT_BOT_NAME, DEFAULT_BOT_USERNAME, create_app
 from telegram_emulator.spec import BotApiSpec, default_spec_path
+
+
+class NoDelayWSGIServer(WSGIServer):
+    """gevent's WSGI server, its connections with TCP_NODELAY (see the module's docstring)."""
+
+    def handle(self, sock: Any, address: Any) -> None:
+        """Serve one connection, small writes going out at once."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle(sock, address)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = BotApiSpec.load(args.spec) if args.spec else None
     app = create_app(bot_username=args.bot_username, bot_name=args.bot_name, spec=spec,
                      telegram_limits=args.telegram_limits)
-    server = WSGIServer((args.host, args.port), app, log=None)  # no access line per call
+    server = NoDelayWSGIServer((args.host, args.port), app, log=None)  # no access line per call
     server.start()
     gevent.signal_handler(signal.SIGTERM, server.stop)
     print(f"telegram emulator listening on http://{args.host}:{server.server_port}", flush=True)
