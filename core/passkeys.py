@@ -395,3 +395,10 @@ def record_added_notice(conn, passkey_id: str, message_id: int) -> bool:
 
 def _base64url_bytes(text: str) -> bytes:
     return webauthn.base64url_to_bytes(text)
+
+
+def count_for_user(conn, user_id: int) -> int:
+    """Return how many passkeys a user has (for the offers to remove them all)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM passkeys WHERE user_id = %s", (user_id,))
+        return cur.fetchone()["n"]
