@@ -223,17 +223,7 @@ def register(
     # A challenge is bound to the login that asked for it.
     if context.get("user_id") != user["id"] or context.get("family_id") != family_id:
         raise ChallengeNotFound("the challenge belongs to another login")
-    try:
-        verified = webauthn.verify_registration_response(
-            credential=parsed,
-            expected_challenge=challenge,
-            expected_rp_id=rp.id,
-            expected_origin=list(rp.origins),
-            require_user_verification=True,
-            supported_pub_key_algs=ALGORITHMS,
-        )
-    except (InvalidRegistrationResponse, WebAuthnException) as exc:
-        raise RegistrationRefused(str(exc)) from None
+    verified = verify_registration(rp, parsed, challenge)
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, user_handle, name)"
@@ -252,6 +242,21 @@ def register(
     if row is None:
         raise PasskeyExists("this credential is already registered")
     return row
+
+
+def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> Any:
+    """Check an authenticator's answer to creation options (origin, RP id, challenge, flags, key); raise RegistrationRefused."""
+    try:
+        return webauthn.verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            require_user_verification=True,
+            supported_pub_key_algs=ALGORITHMS,
+        )
+    except (InvalidRegistrationResponse, WebAuthnException) as exc:
+        raise RegistrationRefused(str(exc)) from None
 
 
 def name_for(user_agent: str | None) -> str:
@@ -286,19 +291,7 @@ def sign_in(conn, redis, rp: RelyingParty, credential: dict[str, Any]) -> SignIn
     handle = parsed.response.user_handle
     if passkey is None or (handle and bytes(handle) != bytes(passkey["user_handle"])):
         raise SignInRefused("unknown passkey")
-    try:
-        verified = webauthn.verify_authentication_response(
-            credential=parsed,
-            expected_challenge=challenge,
-            expected_rp_id=rp.id,
-            expected_origin=list(rp.origins),
-            credential_public_key=bytes(passkey["public_key"]),
-            # Zero turns the library's read-then-compare off: `record_use` checks it atomically.
-            credential_current_sign_count=0,
-            require_user_verification=True,
-        )
-    except (InvalidAuthenticationResponse, WebAuthnException) as exc:
-        raise SignInRefused(str(exc)) from None
+    verified = verify_sign_in(rp, parsed, challenge, bytes(passkey["public_key"]))
     used = record_use(conn, str(passkey["id"]), verified.new_sign_count)
     if used is None:
         raise CloneDetected(passkey)
@@ -306,6 +299,26 @@ def sign_in(conn, redis, rp: RelyingParty, credential: dict[str, Any]) -> SignIn
     if user is None:  # the account went between the lookup and now
         raise SignInRefused("no such user")
     return SignIn(used, user)
+
+
+def verify_sign_in(rp: RelyingParty, credential: Any, challenge: bytes, public_key: bytes) -> Any:
+    """Check an assertion (origin, RP id, challenge, flags, signature); raise SignInRefused.
+
+    The counter is not compared here: `record_use` does it atomically, and tells a clone apart.
+    """
+    try:
+        return webauthn.verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            credential_public_key=public_key,
+            # Zero turns the library's read-then-compare off (it can't tell a clone from a bad answer).
+            credential_current_sign_count=0,
+            require_user_verification=True,
+        )
+    except (InvalidAuthenticationResponse, WebAuthnException) as exc:
+        raise SignInRefused(str(exc)) from None
 
 
 def record_use(conn, passkey_id: str, new_sign_count: int) -> Row | None:
