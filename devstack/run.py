@@ -31,6 +31,7 @@ LIMIT_MEANINGS = {
     "RATE_LIMIT_INIT_PER_PHONE": "logins started per phone and client address",
     "PROMPT_BUDGET_PER_PHONE": "prompts one phone receives, all clients together",
     "MATCH_COOLDOWN_SECONDS": "seconds without prompts after a wrong number",
+    "RATE_LIMIT_PASSKEY_PER_IP": "passkey options and verify calls per client address",
 }
 
 
