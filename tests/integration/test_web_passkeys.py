@@ -8,6 +8,7 @@ Telegram login, someone else's passkey.
 from __future__ import annotations
 
 import secrets
+import threading
 from typing import Any
 
 import pytest
@@ -257,3 +258,23 @@ def test_options_and_verify_are_rate_limited(make_app):
     assert [client.post("/api/auth/passkeys/login/options").status_code for _ in range(3)] == [200, 200, 429]
     refused = client.post("/api/auth/passkeys/login/verify", json={"id": "x", "rawId": "x", "type": "public-key", "response": {}})
     assert refused.status_code == 429 and refused.headers["Retry-After"]
+
+
+def test_two_sign_ins_racing_with_one_counter_value_have_one_winner(app, with_passkey):
+    _, authenticator = with_passkey
+    clone = authenticator.clone()
+    clients = [app.test_client(), app.test_client()]
+    answers = [authenticator.get(login_options(clients[0])), clone.get(login_options(clients[1]))]  # both say 1
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post(client, answer) -> None:
+        barrier.wait()
+        statuses.append(client.post("/api/auth/passkeys/login/verify", json=answer).status_code)
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, answers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(statuses) == [200, 403]
