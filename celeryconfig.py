@@ -15,7 +15,7 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.delivery", "tasks.recovery", "tasks.retention")
+imports = ("tasks.delivery", "tasks.passkey_notices", "tasks.recovery", "tasks.retention")
 
 # Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
 # hosts at once: each job is idempotent, so a second copy only repeats work already done.

@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 import jobs
 from botrunner.handlers import language_of, settings_of
-from core import account_menu, auth_sessions, db, decisions, events, prompt_holds, prompts, texts, token_families, users
+from core import account_menu, auth_sessions, db, decisions, events, passkeys, prompt_holds, prompts, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
 from telegram_sender import keyboards
@@ -59,7 +59,8 @@ async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if user is None:
         await _reply(update, account_menu.not_linked(language))
         return
-    await _reply(update, account_menu.logout_all_confirmation(len(families), language))
+    passkey_count = await asyncio.to_thread(_passkey_count, user["id"])
+    await _reply(update, account_menu.logout_all_confirmation(len(families), language, passkey_count))
 
 
 async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -77,6 +78,11 @@ def _active_logins(sender: User) -> tuple[Row | None, list[Row]]:
         users.note_language(conn, sender.id, sender.language_code)
         user = users.get_by_telegram_id(conn, sender.id)
         return user, token_families.active_for_user(conn, user["id"]) if user else []
+
+
+def _passkey_count(user_id: int) -> int:
+    with db.transaction() as conn:
+        return passkeys.count_for_user(conn, user_id)
 
 
 async def _reply(update: Update, message: Message) -> None:
@@ -130,7 +136,12 @@ def _act(callback: AccountCallback, sender: User, language: str, site_name: str)
             answer = texts.text("answer_logins_ended", language, count=count)
             if callback.action == account_menu.LOGOUT_ALL:
                 return ButtonResult(account_menu.logged_out_all(count, language), answer)
-            return ButtonResult(account_menu.not_me_offer(_paused_until(conn, user), 0, language), answer)
+            return ButtonResult(
+                account_menu.not_me_offer(
+                    _paused_until(conn, user), 0, language, passkeys.count_for_user(conn, user["id"])
+                ),
+                answer,
+            )
         if callback.action == account_menu.UNLINK:
             return _unlink(conn, user, language)
         # OFFER_RESUME or RESUME
@@ -140,7 +151,9 @@ def _act(callback: AccountCallback, sender: User, language: str, site_name: str)
         if callback.action == account_menu.RESUME:
             return ButtonResult(account_menu.resumed(language), answer)
         active = len(token_families.active_for_user(conn, user["id"]))
-        return ButtonResult(account_menu.not_me_offer(None, active, language), answer)
+        return ButtonResult(
+            account_menu.not_me_offer(None, active, language, passkeys.count_for_user(conn, user["id"])), answer
+        )
 
 
 def _end_this_login(conn, callback: AccountCallback, user: Row, language: str, site_name: str) -> ButtonResult:

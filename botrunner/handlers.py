@@ -20,7 +20,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
-from core import account_menu, auth_sessions, db, decisions, events, phones, prompt_targets, prompts, texts, users
+from core import account_menu, auth_sessions, db, decisions, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
@@ -182,10 +182,18 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await asyncio.to_thread(_enqueue_follow_ups, outcome, closed)
             if outcome.offer is not None:
                 paused_until, active_logins = outcome.offer
-                offer = account_menu.not_me_offer(paused_until, active_logins, language)
+                passkey_count = await asyncio.to_thread(_passkey_count_of, query.from_user.id)
+                offer = account_menu.not_me_offer(paused_until, active_logins, language, passkey_count)
                 await context.bot.send_message(
                     query.from_user.id, offer.text, reply_markup=keyboards.inline_markup(offer)
                 )
+
+
+def _passkey_count_of(telegram_id: int) -> int:
+    """Count the passkeys of a Telegram user's account, for the "It wasn't me" offer to remove them."""
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, telegram_id)
+        return passkeys.count_for_user(conn, user["id"]) if user else 0
 
 
 def _answer_for(callback: prompts.Callback, outcome: Decision, language: str, settings: Settings) -> str:

@@ -33,6 +33,7 @@ RATE_LIMIT_SETTINGS = (
     "rate_limit_init_per_phone",
     "rate_limit_refresh_per_family",
     "rate_limit_refresh_per_ip",
+    "rate_limit_passkey_per_ip",
     "telegram_send_rate",
 )
 
@@ -129,6 +130,12 @@ class Settings(BaseSettings):
     login_max_age: int = Field(2592000, description="seconds a login may be refreshed for")
     metrics_token: StrippedSecret = Field(SecretStr(""), description="the token /metrics asks for (empty: public)")
     retention_days: int = Field(30, description="days after which finished logins and ended token families go")
+    webauthn_rp_id: LowerText = Field("", description="passkeys: the relying party id, the site's domain (dev: localhost)")
+    webauthn_rp_name: Text = Field("", description="passkeys: the site's name browsers show (dev: SITE_NAME)")
+    webauthn_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(
+        (), description="passkeys: the origins allowed to use them, comma-separated (dev: the web's own on localhost)"
+    )
+    rate_limit_passkey_per_ip: Text = Field("30/minute", description="passkey options and verify calls per client address")
 
     @classmethod
     def settings_customise_sources(
@@ -220,6 +227,7 @@ class Settings(BaseSettings):
             )
         if process == "web":
             found += config_checks.allowed_origins_problems(self.allowed_origins)
+            found += config_checks.webauthn_problems(self.webauthn_rp_id, self.webauthn_rp_name, self.webauthn_origins)
         if process == "web" and jwt_secret_key == INSECURE_DEV_JWT_KEY:
             found.append(
                 "JWT_SECRET_KEY is the published development key: anyone can sign tokens with it "

@@ -123,12 +123,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "/start — привязать номер телефона\n"
         "/sessions — активные входы (и завершить любой)\n"
         "/logout_all — завершить все входы\n"
+        "/passkeys — ключи доступа (и удалить любой)\n"
         "/unlink — забыть мой номер\n"
         "/help — эта справка",
         "en": "I confirm logins to {site}: when someone enters your number there, I ask whether it's you.\n\n"
         "/start — link your phone number\n"
         "/sessions — your active logins (and end any of them)\n"
         "/logout_all — end all your logins\n"
+        "/passkeys — your passkeys (and remove any of them)\n"
         "/unlink — forget my phone number\n"
         "/help — this help",
     },
@@ -246,3 +248,9 @@ def text(key: str, language: str, **values: object) -> str:
     variants = TEXTS[key]
     template = variants.get(language) or variants["en"]
     return template.format(**values) if values else template
+
+
+# Passkeys' texts live beside their feature; one table for `text()` all the same.
+from core.passkey_texts import PASSKEY_TEXTS  # noqa: E402
+
+TEXTS.update(PASSKEY_TEXTS)

@@ -20,6 +20,7 @@ from webapp import (
     jwt_tokens,
     metrics,
     openapi,
+    passkeys_api,
     rate_limits,
     request_id,
     requests_json,
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(empty_options_response)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_api.bp)
+    app.register_blueprint(passkeys_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)

@@ -26,6 +26,18 @@ CATALOGUE: dict[str, ErrorCode] = {
     "token_reused": ErrorCode(401, "This refresh token was already used; the login has been ended."),
     "login_expired": ErrorCode(401, "This login is too old to refresh; sign in again."),
     "forbidden": ErrorCode(403, "You are not allowed to do this."),
+    "fresh_login_required": ErrorCode(
+        403, "Adding a passkey needs a login approved in Telegram in the last 5 minutes; log in with Telegram again."
+    ),
+    "passkey_clone_detected": ErrorCode(
+        403, "This passkey was refused: its authenticator looks copied. Its owner has been told in Telegram."
+    ),
+    "invalid_credential": ErrorCode(400, "The body is not a passkey answer (PublicKeyCredential.toJSON())."),
+    "passkey_challenge_expired": ErrorCode(400, "This passkey request expired or was already used; start again."),
+    "passkey_registration_failed": ErrorCode(400, "The passkey could not be verified; try again."),
+    "passkey_sign_in_failed": ErrorCode(401, "This passkey was not accepted."),
+    "passkey_not_found": ErrorCode(404, "There is no such passkey."),
+    "passkey_exists": ErrorCode(409, "This passkey is already added."),
     "not_found": ErrorCode(404, "There is nothing at this address."),
     "session_not_found": ErrorCode(404, "There is no such login session."),
     "method_not_allowed": ErrorCode(405, "This method is not allowed here."),

@@ -75,6 +75,7 @@ HEADERS = {
 
 PATH_PARAMETERS = {
     "session_id": "The `session_id` of `/api/auth/init`; any other value (malformed ones too) answers 404.",
+    "passkey_id": "The `id` of one of your passkeys; anyone else's, unknown or malformed ids answer 404.",
 }
 
 TAGS = [

@@ -136,6 +136,17 @@ def check_refresh_per_ip() -> None:
     _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_key())
 
 
+def check_passkey_per_ip() -> None:
+    """Count a passkey options or verify call from this client; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_passkey_per_ip, "passkey-ip", client_info.client_key())
+
+
+def client() -> redis.Redis:
+    """Return the web app's Redis client (short timeouts, one retry), for other short-lived keys."""
+    return _state().redis
+
+
 def check_poll(session_id: str) -> PollCheck:
     """Raise 429 slow_down when this session is polled sooner than `poll_interval` allows; else return its cached status."""
     state = _state()

@@ -39,7 +39,7 @@ class Stack:
     def __init__(self, run: Running, state: Path, mode: str) -> None:
         self.run, self.state, self.mode = run, state, mode
         self.banner = run.output().split("Dance of Mind dev stack is up", 1)[1]
-        self.web = re.search(r"Open first  (http://127\.0\.0\.1:\d+)/ ", self.banner).group(1)
+        self.web = re.search(r"Open first  (http://localhost:\d+)/ ", self.banner).group(1)
 
     def printed(self, pattern: str) -> str:
         """Return the one banner line that matches `pattern`, stripped."""
