@@ -144,12 +144,3 @@ def login_of_link(conn, token: str) -> Row | None:
         )
         return cur.fetchone()
 
-
-def end_login_by_link(conn, token: str) -> tuple[Row | None, Row | None]:
-    """End the login a "Not you?" link tells of: (its email, the ended session or None if it was no longer live)."""
-    from core import decisions  # decisions imports users, which imports nothing of email: no cycle either way
-
-    email = login_of_link(conn, token)
-    if email is None or email["user_id"] is None:
-        return email, None
-    return email, decisions.end_login_of(conn, str(email["session_id"]), email["user_id"])

@@ -91,8 +91,9 @@ def compose(row: Row, *, site_name: str, public_base_url: str, email_from: str, 
     message["To"] = Address(addr_spec=row["recipient"])
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(str(row["id"]), email_from)
-    message["Content-Language"] = row["language"]
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     message.set_content(plain)
     message.add_alternative(to_html(plain, link, row["language"]), subtype="html")
+    # After the body: setting content drops Content-* headers.
+    message["Content-Language"] = row["language"]
     return message
