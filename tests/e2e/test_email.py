@@ -7,6 +7,7 @@ that login, and the sign-in by email code works where EMAIL_LOGIN=on and is refu
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -77,3 +78,27 @@ def test_email_code_sign_in_works_where_it_is_on_and_is_refused_where_off(
         assert http.get("/api/auth/me", headers=bearer(body["tokens"])).status_code == 200
     # Telegram stays the root of trust: the login is announced there with its "End this login" button.
     linked_person.wait_for_text("📧")
+
+
+def test_smtp_stopped_mid_send_delays_mail_never_a_login_and_each_email_arrives_once(
+    system: System, browser: Browser, linked_person: TelegramPerson
+) -> None:
+    assert system.mail is not None
+    tokens = log_in(browser, linked_person)
+    addresses = [f"r{linked_person.id}-{n}@example.com" for n in range(8)]
+    try:
+        for address in addresses:  # each a confirmation code of its own: eight emails in flight
+            assert browser.http.post("/api/auth/email", json={"email": address}, headers=bearer(tokens)).status_code == 202
+        system.mail.wait_for(addresses[0])
+        system.mail.stop_smtp()  # mid-send: the first arrived, the rest are being sent
+        # While the SMTP server is away, a login is not held up.
+        outage_login = log_in(browser, linked_person)
+        assert browser.me(outage_login["access_token"]).status_code == 200
+    finally:
+        system.mail.start_smtp()
+    for address in addresses:
+        system.mail.wait_for(address, timeout=40)
+    time.sleep(2)  # retries still scheduled would land now
+    received = [m for m in system.mail.messages() if m["to"][0] in addresses]
+    assert sorted(m["to"][0] for m in received) == sorted(addresses)  # every email exactly once
+    assert len({m["message_id"] for m in received}) == len(addresses)
