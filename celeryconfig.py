@@ -28,6 +28,7 @@ beat_schedule = {
         "task": "tasks.requeue_stalled_sessions", "schedule": 30.0, "options": {"expires": 30.0},
     },
     # An email whose task was lost (the broker was down when it was recorded) is sent by this sweep.
+    "delete-old-emails": {"task": "tasks.purge_old_emails", "schedule": 3600.0},
     "requeue-unsent-emails": {"task": "tasks.requeue_unsent_emails", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 

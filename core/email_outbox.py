@@ -100,6 +100,15 @@ def get(conn, outbox_id: str) -> Row | None:
         return cur.fetchone()
 
 
+def purge(conn, retention_days: int) -> int:
+    """Delete emails (their address, details) and spent or dead codes older than the retention period."""
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM email_outbox WHERE created_at < now() - make_interval(days => %s)", (retention_days,))
+        deleted = cur.rowcount
+        cur.execute("DELETE FROM email_codes WHERE expires_at < now() - interval '1 day'")
+        return deleted + cur.rowcount
+
+
 def stalled(conn, older_than_seconds: int, limit: int = 100) -> list[str]:
     """Return unsent, unleased emails older than this (their task was lost): the sweep queues them again."""
     with conn.cursor() as cur:

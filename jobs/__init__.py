@@ -24,6 +24,7 @@ REQUEUE_STALLED_SESSIONS = "tasks.requeue_stalled_sessions"
 PURGE_FINISHED_LOGINS = "tasks.purge_finished_logins"
 SEND_EMAIL = "tasks.send_email"
 REQUEUE_UNSENT_EMAILS = "tasks.requeue_unsent_emails"
+PURGE_OLD_EMAILS = "tasks.purge_old_emails"
 
 
 def enqueue_approval_prompt(session_pk: str) -> None:

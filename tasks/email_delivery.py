@@ -16,7 +16,7 @@ from celery import Task
 
 from core import db, email_messages, email_outbox, events
 from core.settings import get_settings
-from jobs import REQUEUE_UNSENT_EMAILS, SEND_EMAIL, app, enqueue_email
+from jobs import PURGE_OLD_EMAILS, REQUEUE_UNSENT_EMAILS, SEND_EMAIL, app, enqueue_email
 from mail_sender import smtp
 from tasks.retry_policy import OUTAGES, OutageRetryingTask
 
@@ -79,3 +79,12 @@ def requeue_unsent_emails(self: Task) -> None:
         enqueue_email(outbox_id)
     if stalled:
         events.emit("unsent_emails_requeued", count=len(stalled))
+
+
+@app.task(name=PURGE_OLD_EMAILS, bind=True, base=OutageRetryingTask)
+def purge_old_emails(self: Task) -> None:
+    """Delete emails and codes older than RETENTION_DAYS (the outbox keeps addresses and login details)."""
+    with db.transaction() as conn:
+        deleted = email_outbox.purge(conn, get_settings().retention_days)
+    if deleted:
+        events.emit("old_emails_purged", count=deleted)

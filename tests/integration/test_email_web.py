@@ -224,3 +224,20 @@ def test_an_smtp_outage_delays_the_email_and_it_arrives_once(
         row = cur.fetchone()
     assert row["attempts"] == 3 and row["sent_at"] is not None and row["secret"] is None
     assert mail["message_id"].endswith("@site.example>")
+
+
+def test_old_emails_and_dead_codes_are_purged(client: FlaskClient, login, fake_queue: FakeQueue,
+                                              email_env: RunningCatcher) -> None:
+    from tasks.email_delivery import purge_old_emails
+
+    client.post("/api/auth/email", json={"email": ADDRESS}, headers=bearer(login()))
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO email_outbox (event_key, kind, recipient, language, created_at)"
+                    " VALUES ('old', 'not_me', 'old@example.com', 'en', now() - interval '31 days')")
+        cur.execute("UPDATE email_codes SET expires_at = now() - interval '2 days'")
+    purge_old_emails()
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT recipient FROM email_outbox")
+        assert [row["recipient"] for row in cur.fetchall()] == [ADDRESS]
+        cur.execute("SELECT count(*) AS n FROM email_codes")
+        assert cur.fetchone()["n"] == 0
