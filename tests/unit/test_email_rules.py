@@ -219,3 +219,25 @@ def test_every_kind_renders_in_both_languages(kind: str) -> None:
         message = compose(outbox_row(kind, language=language, secret="123456",
                                      details={"phone": "+79161234567", "new": "new@example.com", "name": "Key"}))
         assert message["Subject"] and message.get_body(("plain",)).get_content().strip()
+
+
+def test_email_buttons_round_trip_and_foreign_data_is_not_ours() -> None:
+    from core import email_menu
+
+    for action in email_menu.ACTIONS:
+        assert email_menu.parse_callback(email_menu.callback(action)) == action
+        assert len(email_menu.callback(action).encode()) <= 64  # Telegram's callback_data limit
+    for foreign in ("es:123", "em:zz", "em", None, 5, "ap:x"):
+        assert not email_menu.is_email_callback(foreign)
+
+
+def test_bot_status_offers_notices_and_removal_only_for_a_confirmed_address() -> None:
+    from core import email_menu
+
+    confirmed = email_menu.status(CONFIRMED, "en")
+    assert "ann@example.com" in confirmed.text
+    assert [b.callback_data for row in confirmed.buttons for b in row] == ["em:of", "em:ar"]
+    quiet = email_menu.status({**CONFIRMED, "email_notices": False}, "ru")
+    assert quiet.buttons[0][0].callback_data == "em:on"
+    pending = email_menu.status({**CONFIRMED, "email_verified_at": None, "email_pending": "p@example.com"}, "en")
+    assert "p@example.com" in pending.text and pending.buttons == ()
