@@ -47,6 +47,8 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("email", email_commands.email_command, filters=private))
     # A 6-digit message in the private chat: the code mailed to the address being confirmed.
     application.add_handler(MessageHandler(private & filters.Regex(r"^\s*\d{6}\s*$"), email_commands.code_message))
+    application.add_handler(MessageHandler(private & filters.Regex(email_menu.ADDRESS_MESSAGE_PATTERN),
+                                           email_commands.address_message))
     application.add_handler(MessageHandler(filters.CONTACT, handlers.contact))
     application.add_handler(CallbackQueryHandler(commands.account_button, pattern=account_menu.is_account_callback))
     application.add_handler(CallbackQueryHandler(email_commands.email_button, pattern=email_menu.is_email_callback))

@@ -62,6 +62,12 @@ def _email_command(sender: User, typed: str, language: str, settings: Settings) 
     return Message(email_menu.text("code_sent", language, address=address)), result.emails
 
 
+async def address_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take a message that is just an email address as the answer to "send me your address"."""
+    context.args = [(update.effective_message.text or "").strip()]
+    await email_command(update, context)
+
+
 async def code_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Confirm the address waiting for a code with the 6 digits the person sent."""
     language, settings = language_of(update, context), settings_of(context)

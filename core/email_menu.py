@@ -21,10 +21,10 @@ ACTIONS = (CHANGE, ASK_REMOVE, REMOVE, NOTICES_ON, NOTICES_OFF, CANCEL)
 
 TEXTS: dict[str, dict[str, str]] = {
     "status_none": {
-        "ru": "Почта не указана. Отправьте /email you@example.com, и я пришлю на неё код подтверждения: "
-        "туда будут приходить уведомления о входах.",
-        "en": "No email address yet. Send /email you@example.com and I'll mail it a confirmation code: "
-        "login alerts will go there.",
+        "ru": "Почта не указана. Пришлите мне свой адрес (или /email you@example.com), и я отправлю на него "
+        "код подтверждения: туда будут приходить уведомления о входах.",
+        "en": "No email address yet. Send me your address (or /email you@example.com) and I'll mail it a "
+        "confirmation code: login alerts will go there.",
     },
     "status_pending": {
         "ru": "Адрес {address} ждёт подтверждения: отправьте сюда 6-значный код из письма.",
@@ -66,6 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "unavailable": {"ru": "Почта на этом сайте не настроена.", "en": "Email is not set up on this site."},
     "nothing_pending": {"ru": "Нет адреса, ожидающего смены.", "en": "There is no address waiting to be set."},
 }
+
+
+# A message of one address and nothing else: the bot takes it as `/email <address>`.
+ADDRESS_MESSAGE_PATTERN = r"^\s*[^\s@/]+@[^\s@]+\.[^\s@]+\s*$"
 
 
 def text(key: str, language: str, **values: object) -> str:

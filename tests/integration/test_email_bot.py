@@ -57,8 +57,9 @@ def menu(key: str, **values: Any) -> str:
 
 
 def set_and_confirm(fake_telegram: EmulatorClient, user: dict[str, Any], celery_queue: Queue,
-                    mailbox: RunningCatcher, address: str, queued_before: int = 0) -> None:
-    command(fake_telegram, user, f"/email {address}", menu("code_sent", address=address)[:20])
+                    mailbox: RunningCatcher, address: str, queued_before: int = 0, as_reply: bool = False) -> None:
+    typed = address if as_reply else f"/email {address}"  # "send me your address", or the command
+    command(fake_telegram, user, typed, menu("code_sent", address=address)[:20])
     deliver(celery_queue, fake_telegram, queued_before + 1)
     mail = mailbox.client.wait_for(address, where=lambda m: "code" in m["subject"])[-1]
     code = re.search(r"\d{6}", mail["subject"]).group(0)
@@ -108,7 +109,7 @@ def test_it_wasnt_me_and_unlinking_mail_the_confirmed_address(
     running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, celery_queue: Queue, mailbox: RunningCatcher
 ) -> None:
     user = kit.linked_user()
-    set_and_confirm(fake_telegram, user, celery_queue, mailbox, "bob@example.com")
+    set_and_confirm(fake_telegram, user, celery_queue, mailbox, "bob@example.com", as_reply=True)
     _, prompt = send_prompt(kit, fake_telegram, user)
     not_me = next(b for b in buttons(prompt) if b["callback_data"].startswith(f"{prompts.NOT_ME}:"))
     tap(fake_telegram, user, prompt, not_me)
