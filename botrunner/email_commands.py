@@ -58,6 +58,8 @@ def _email_command(sender: User, typed: str, language: str, settings: Settings) 
             email_account.propose_change(conn, user, address)
             return email_menu.confirm_change(user["email"], address, language), ()
         result = email_account.request_address(conn, user, address, settings.bot_default_language)
+    if result.outcome is email_account.Requested.TOO_MANY:
+        return Message(email_menu.text("too_many", language)), ()
     events.emit("email_code_requested", user=user["id"], via="bot")
     return Message(email_menu.text("code_sent", language, address=address)), result.emails
 
@@ -136,6 +138,8 @@ def _change(conn, user: dict[str, Any], language: str, settings: Settings) -> Ou
         return Message(email_menu.text("nothing_pending", language)), ()
     result = email_account.request_address(conn, user, address, settings.bot_default_language,
                                            confirmed_in_telegram=True)
+    if result.outcome is email_account.Requested.TOO_MANY:
+        return Message(email_menu.text("too_many", language)), ()
     return Message(email_menu.text("code_sent", language, address=address)), result.emails
 
 

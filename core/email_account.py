@@ -28,6 +28,12 @@ class Requested(enum.Enum):
 
     CODE_SENT = "code_sent"
     NEEDS_TELEGRAM = "needs_telegram"  # a confirmed address is changed in the bot only
+    TOO_MANY = "too_many"  # the address got MAX_CONFIRM_CODES codes lately: nobody may mail-bomb it
+
+
+# Confirmation codes one address may receive per window, whoever asks (web or bot).
+MAX_CONFIRM_CODES = 3
+CONFIRM_CODES_WINDOW_SECONDS = 600
 
 
 class Confirmed(enum.Enum):
@@ -64,6 +70,9 @@ def request_address(conn, user: Row, address: str, default_language: str, *,
     """Ask for `address` (normalised) on the account: mail it a confirmation code."""
     if has_confirmed(user) and not confirmed_in_telegram:
         return Result(Requested.NEEDS_TELEGRAM, user)
+    recent = email_outbox.recent_count(conn, address, email_outbox.CONFIRM_CODE, CONFIRM_CODES_WINDOW_SECONDS)
+    if recent >= MAX_CONFIRM_CODES:
+        return Result(Requested.TOO_MANY, user)
     with conn.cursor() as cur:
         cur.execute("UPDATE users SET email_pending = %s, updated_at = now() WHERE id = %s RETURNING *",
                     (address, user["id"]))

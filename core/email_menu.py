@@ -64,6 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "taken": {"ru": "Этот адрес уже привязан к другому аккаунту.", "en": "That address belongs to another account."},
     "removed": {"ru": "Адрес удалён.", "en": "The address has been removed."},
     "unavailable": {"ru": "Почта на этом сайте не настроена.", "en": "Email is not set up on this site."},
+    "too_many": {
+        "ru": "На этот адрес уже отправлено несколько кодов. Попробуйте через 10 минут.",
+        "en": "Several codes were sent to this address already. Try again in 10 minutes.",
+    },
     "nothing_pending": {"ru": "Нет адреса, ожидающего смены.", "en": "There is no address waiting to be set."},
 }
 

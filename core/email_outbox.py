@@ -62,6 +62,22 @@ def record(
     return str(row["id"]) if row else None
 
 
+def recent_count(conn, recipient: str, kind: str, within_seconds: int) -> int:
+    """Count the emails of a kind recorded for an address in the last `within_seconds`.
+
+    Takes a transaction lock on the address first, so requests racing each other count one after
+    another and a cap holds exactly (the bot handles updates concurrently).
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"email-outbox:{recipient}",))
+        cur.execute(
+            "SELECT count(*) AS n FROM email_outbox WHERE recipient = %s AND kind = %s"
+            " AND created_at > now() - make_interval(secs => %s)",
+            (recipient, kind, within_seconds),
+        )
+        return cur.fetchone()["n"]
+
+
 def claim(conn, outbox_id: str, owner_seconds: int = LEASE_SECONDS) -> Row | None:
     """Lease an unsent email for sending; None if it was sent or another worker holds it."""
     with conn.cursor() as cur:

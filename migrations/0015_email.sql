@@ -47,6 +47,8 @@ CREATE TABLE email_outbox (
     last_error      text
 );
 CREATE INDEX email_outbox_unsent ON email_outbox (created_at) WHERE sent_at IS NULL;
+-- How many codes an address got lately (a cap that holds for the bot as for the web).
+CREATE INDEX email_outbox_recipient ON email_outbox (recipient, created_at);
 
 ALTER TABLE email_codes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE email_outbox ENABLE ROW LEVEL SECURITY;

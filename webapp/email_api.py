@@ -46,6 +46,8 @@ def add_email(body: email_schemas.EmailRequest) -> tuple[Response, int]:
         result = email_account.request_address(conn, user, address, settings.bot_default_language)
     if result.outcome is email_account.Requested.NEEDS_TELEGRAM:
         raise ApiError.of("email_change_in_telegram")
+    if result.outcome is email_account.Requested.TOO_MANY:
+        raise ApiError.of("rate_limited", headers={"Retry-After": str(email_account.CONFIRM_CODES_WINDOW_SECONDS)})
     email_notices.send_after_response(result.emails)
     events.emit("email_code_requested", user=user["id"], purpose=email_codes.CONFIRM)
     return jsonify({"status": "code_sent", "expires_in": email_codes.CODE_TTL_SECONDS}), 202

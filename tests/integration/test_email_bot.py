@@ -122,3 +122,16 @@ def test_it_wasnt_me_and_unlinking_mail_the_confirmed_address(
     deliver(celery_queue, fake_telegram, 3)
     (unlinked,) = mailbox.client.wait_for("bob@example.com", where=lambda m: "unlinked" in m["subject"])
     assert user["phone_number"] in unlinked["text"]
+
+
+def test_the_bot_caps_codes_to_one_address_like_the_web(
+    running_bot: Application, kit: Kit, fake_telegram: EmulatorClient, mailbox: RunningCatcher
+) -> None:
+    user = kit.linked_user()
+    chat = user["telegram_id"]
+    before = len(fake_telegram.bot_messages(chat))
+    for _ in range(5):  # at once: the bot handles them concurrently, and the cap still holds
+        fake_telegram.send_message(chat, "/email victim@example.com")
+    replies = fake_telegram.wait_for(lambda: len(m := fake_telegram.bot_messages(chat)[before:]) >= 5 and m, timeout=5)
+    texts_sent = sorted(m["text"] for m in replies)
+    assert texts_sent == sorted([menu("code_sent", address="victim@example.com")] * 3 + [menu("too_many")] * 2)

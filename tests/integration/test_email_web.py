@@ -241,3 +241,13 @@ def test_old_emails_and_dead_codes_are_purged(client: FlaskClient, login, fake_q
         assert [row["recipient"] for row in cur.fetchall()] == [ADDRESS]
         cur.execute("SELECT count(*) AS n FROM email_codes")
         assert cur.fetchone()["n"] == 0
+
+
+def test_credentials_never_travel_without_tls(mailbox: RunningCatcher) -> None:
+    from mail_sender import smtp
+
+    # The catcher offers no STARTTLS: a URL with a password must refuse to log in, not send it in clear.
+    port = mailbox.smtp.port
+    with pytest.raises(Exception, match="STARTTLS"):
+        smtp.check(f"smtp://mailer:s3cret@127.0.0.1:{port}")
+    assert smtp.check(f"smtp://127.0.0.1:{port}").startswith("250")  # a local relay: no credentials, plain
