@@ -12,11 +12,12 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Update, User
+from telegram import CallbackQuery, Update, User
+from telegram import Message as TelegramMessage
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 import jobs
-from botrunner import commands
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, db, email_account, email_addresses, email_menu, events, texts, users
 from core.prompts import Message
@@ -103,7 +104,7 @@ async def email_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer(texts.text("answer_error", language))
         raise
     try:
-        await commands._show(query, message)
+        await _show(query, message)
     finally:
         await query.answer()
     await asyncio.to_thread(jobs.enqueue_emails, emails)
@@ -141,6 +142,18 @@ def _change(conn, user: dict[str, Any], language: str, settings: Settings) -> Ou
     if result.outcome is email_account.Requested.TOO_MANY:
         return Message(email_menu.text("too_many", language)), ()
     return Message(email_menu.text("code_sent", language, address=address)), result.emails
+
+
+async def _show(query: CallbackQuery, message: Message) -> None:
+    """Replace the tapped message with the result, unless it already shows it (Telegram refuses a no-op edit)."""
+    markup = keyboards.inline_markup(message)
+    current = query.message
+    if isinstance(current, TelegramMessage) and current.text == message.text and current.reply_markup == markup:
+        return
+    try:
+        await query.edit_message_text(message.text, reply_markup=markup)
+    except BadRequest as exc:  # a message older than 48 h can't be edited
+        log.info("email message not edited: %s", exc)
 
 
 async def _reply(update: Update, message: Message) -> None:
