@@ -251,3 +251,35 @@ def test_credentials_never_travel_without_tls(mailbox: RunningCatcher) -> None:
     with pytest.raises(Exception, match="STARTTLS"):
         smtp.check(f"smtp://mailer:s3cret@127.0.0.1:{port}")
     assert smtp.check(f"smtp://127.0.0.1:{port}").startswith("250")  # a local relay: no credentials, plain
+
+
+def test_racing_guesses_have_one_winner_and_never_pass_five_tries(app: Flask) -> None:
+    import threading
+
+    from core import email_codes
+    from tests import factories
+
+    with db.transaction() as conn:
+        user = factories.make_user(conn)
+        _, code = email_codes.issue(conn, purpose=email_codes.LOGIN, user_id=user["id"], address=ADDRESS)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    barrier, results = threading.Barrier(12), []
+
+    def guess(text: str) -> None:
+        barrier.wait()
+        with db.transaction() as conn:
+            results.append((text, email_codes.verify(conn, purpose=email_codes.LOGIN, user_id=user["id"], code=text)))
+
+    threads = [threading.Thread(target=guess, args=(code if n % 2 else wrong,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [row for text, row in results if row is not None]
+    assert len(winners) <= 1  # six right guesses at once: at most one spends the code
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT attempts, used_at FROM email_codes WHERE user_id = %s", (user["id"],))
+        row = cur.fetchone()
+    assert row["attempts"] <= email_codes.MAX_TRIES
+    # Either a right guess came within the first five tries and won, or five tries ended the code.
+    assert (row["used_at"] is not None) == (len(winners) == 1)
