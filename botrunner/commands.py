@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 import jobs
 from botrunner.handlers import language_of, settings_of
-from core import account_menu, auth_sessions, db, decisions, events, passkeys, prompt_holds, prompts, texts, token_families, users
+from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, prompt_holds, prompts, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
 from telegram_sender import keyboards
@@ -37,6 +37,7 @@ class ButtonResult:
     message: Message
     answer: str | None = None
     rejected_sessions: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()  # outbox emails to queue after the commit
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -108,6 +109,8 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(result.answer)
     if result.rejected_sessions:
         await asyncio.to_thread(_close_prompts, result.rejected_sessions)
+    if result.emails:
+        await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
 def _act(callback: AccountCallback, sender: User, language: str, site_name: str) -> ButtonResult:
@@ -179,12 +182,15 @@ def _paused_until(conn, user: Row) -> Any:
 def _unlink(conn, user: Row, language: str) -> ButtonResult:
     """Forget the user (core's unlink) and show what it did."""
     unlinked = users.unlink(conn, user)
+    # The account is gone; its confirmed address still hears of it (the language rule: the person's own, else this one).
+    unlinked_email = email_events.phone_unlinked(conn, user, language)
     events.emit("phone_unlinked", user=user["id"], phone=user["phone_number"], logins_ended=unlinked.logins_ended,
                 rejected=len(unlinked.rejected))
     return ButtonResult(
         account_menu.unlinked(user["phone_number"], language),
         None,
         tuple(str(row["id"]) for row in unlinked.rejected),
+        (unlinked_email,) if unlinked_email else (),
     )
 
 

@@ -11,6 +11,7 @@ event loop never blocks; the database decides every race (two taps, a tap agains
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -20,7 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
-from core import account_menu, auth_sessions, db, decisions, events, passkeys, phones, prompt_targets, prompts, texts, users
+from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
@@ -243,6 +244,7 @@ def _enqueue_follow_ups(outcome: Decision, closed: bool) -> None:
             jobs.enqueue_login_notice(str(session["id"]))
         for session_pk in outcome.also_rejected:
             jobs.enqueue_prompt_update(session_pk)
+        jobs.enqueue_emails(outcome.emails)
     except Exception:  # the broker is down: the decision stands, the follow-ups are best effort
         log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
 
@@ -250,13 +252,18 @@ def _enqueue_follow_ups(outcome: Decision, closed: bool) -> None:
 def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | None, settings: Settings) -> Decision:
     with db.transaction() as conn:
         users.note_language(conn, telegram_id, language_code)
-        return decisions.decide(
+        outcome = decisions.decide(
             conn,
             callback,
             telegram_id,
             match_cooldown_seconds=settings.match_cooldown_seconds,
             prompt_pause_seconds=settings.prompt_pause_seconds,
         )
+        if outcome.offer is not None:  # "It wasn't me": the confirmed address hears of it too
+            owner = users.get_by_telegram_id(conn, telegram_id)
+            sent = email_events.not_me(conn, owner, callback.session_pk, settings.bot_default_language)
+            outcome = dataclasses.replace(outcome, emails=(sent,) if sent else ())
+        return outcome
 
 
 async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) -> None:

@@ -117,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "command_sessions": {"ru": "Мои активные входы", "en": "My active logins"},
     "command_logout_all": {"ru": "Завершить все входы", "en": "End all my logins"},
     "command_unlink": {"ru": "Забыть мой номер", "en": "Forget my phone number"},
+    "command_email": {"ru": "Моя почта для уведомлений", "en": "My email for alerts"},
     "command_help": {"ru": "Что умеет бот", "en": "What this bot can do"},
     "help": {
         "ru": "Я подтверждаю входы на сайт {site}: когда на сайте вводят ваш номер, я спрашиваю, вы ли это.\n\n"
@@ -124,6 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/sessions — активные входы (и завершить любой)\n"
         "/logout_all — завершить все входы\n"
         "/passkeys — ключи доступа (и удалить любой)\n"
+        "/email — почта для уведомлений\n"
         "/unlink — забыть мой номер\n"
         "/help — эта справка",
         "en": "I confirm logins to {site}: when someone enters your number there, I ask whether it's you.\n\n"
@@ -131,6 +133,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/sessions — your active logins (and end any of them)\n"
         "/logout_all — end all your logins\n"
         "/passkeys — your passkeys (and remove any of them)\n"
+        "/email — your email for alerts\n"
         "/unlink — forget my phone number\n"
         "/help — this help",
     },

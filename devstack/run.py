@@ -57,6 +57,9 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     lines += ["", f"  Open first  {web}/   the demo login page: type a phone number, press Start"]
     if emulator:
         lines.append(f"  Phone       {emulator}/   the Telegram emulator's chat page: you are the Telegram user")
+    inbox = next((s.url for s in stack.services if s.name == "mail" and s.embedded), None)
+    if inbox:
+        lines.append(f"  Mail        {inbox}/   the mail catcher's inbox: every email the worker sends")
     lines += [
         f"  API docs    {web}/api/docs",
         f"  Health      {web}/healthz   {web}/readyz",

@@ -15,6 +15,8 @@ from webapp import (
     cli,
     demo,
     docs,
+    email_api,
+    email_links,
     errors,
     health,
     jwt_tokens,
@@ -68,6 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(email_api.bp)
+    app.register_blueprint(email_links.bp)
     app.cli.add_command(cli.db_cli)
     app.cli.add_command(cli.doctor_command)
     return app

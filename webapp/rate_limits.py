@@ -124,6 +124,21 @@ def check_init_per_phone(phone_number: str) -> None:
     _hit(state, state.settings.rate_limit_init_per_phone, "init-phone", key)
 
 
+def check_email_per_ip() -> None:
+    """Count an email code request (or guess) from this client; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_email_per_ip, "email-ip", client_info.client_key())
+
+
+def check_email_per_address(address: str) -> None:
+    """Count a code mailed to (or guessed for) this normalised address; raise 429 rate_limited when too many.
+
+    Checked before the address is looked up: known and unknown addresses are limited alike.
+    """
+    state = _state()
+    _hit(state, state.settings.rate_limit_email_per_address, "email-address", _digest(address))
+
+
 def check_refresh_per_family(family_id: str) -> None:
     """Count a refresh of this login (token family); raise 429 rate_limited when too many."""
     state = _state()

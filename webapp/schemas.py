@@ -122,6 +122,10 @@ class UserProfile(ResponseBody):
     phone_number: str = Field(description="E.164.", examples=["+79161234567"])
     telegram: TelegramAccount
     created_at: datetime.datetime
+    email: str | None = Field(
+        description="The confirmed address, else the one waiting for its code, else null.", examples=["ann@example.com"]
+    )
+    email_verified: bool = Field(description="Whether `email` is confirmed (its code came back).")
 
 
 class PendingStatus(ResponseBody):
