@@ -14,6 +14,7 @@ from telegram import Update, User
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+import jobs
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, db, events, passkey_menu, passkeys, texts, users
 from core.passkey_menu import PasskeyCallback
@@ -27,6 +28,7 @@ class ButtonResult:
 
     message: Message
     answer: str | None = None
+    emails: tuple[str, ...] = ()  # outbox emails to queue after the commit
 
 
 async def passkeys_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -54,7 +56,10 @@ async def passkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer()
         return
     try:
-        result = await asyncio.to_thread(_act, callback, query.from_user, language, settings_of(context).site_name)
+        settings = settings_of(context)
+        result = await asyncio.to_thread(
+            _act, callback, query.from_user, language, settings.site_name, settings.bot_default_language
+        )
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
@@ -70,9 +75,11 @@ async def passkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
                 pass  # a message older than 48 h can't be edited: the toast still says what happened
     finally:
         await query.answer(result.answer)
+    if result.emails:
+        await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
-def _act(callback: PasskeyCallback, sender: User, language: str, site_name: str) -> ButtonResult:
+def _act(callback: PasskeyCallback, sender: User, language: str, site_name: str, default_language: str) -> ButtonResult:
     """Do what the button says, to the tapper's own passkeys, in one transaction."""
     with db.transaction() as conn:
         users.note_language(conn, sender.id, sender.language_code)
@@ -80,13 +87,14 @@ def _act(callback: PasskeyCallback, sender: User, language: str, site_name: str)
         if user is None:
             return ButtonResult(account_menu.not_linked(language))
         if callback.action == passkey_menu.REMOVE_ALL:
-            count = passkeys.remove_all_for_user(conn, user["id"])
-            events.emit("passkeys_removed", user=user["id"], count=count, via="bot")
-            return ButtonResult(passkey_menu.removed_all(count, language), texts.text("answer_passkey_removed", language))
+            change = passkeys.remove_all_for_user(conn, user, default_language)
+            events.emit("passkeys_removed", user=user["id"], count=len(change.passkeys), via="bot")
+            return ButtonResult(passkey_menu.removed_all(len(change.passkeys), language),
+                                texts.text("answer_passkey_removed", language), change.emails)
         assert callback.passkey_id is not None
-        removed = passkeys.remove_for_user(conn, callback.passkey_id, user["id"])
-        if removed is not None:
+        change = passkeys.remove_for_user(conn, callback.passkey_id, user, default_language)
+        if change.passkeys:
             events.emit("passkey_removed", user=user["id"], passkey=callback.passkey_id, via="bot")
-        answer = texts.text("answer_passkey_removed" if removed else "answer_passkey_gone", language)
+        answer = texts.text("answer_passkey_removed" if change.passkeys else "answer_passkey_gone", language)
         return ButtonResult(passkey_menu.passkeys_list(passkeys.list_for_user(conn, user["id"]), language, site_name),
-                            answer)
+                            answer, change.emails)

@@ -5,7 +5,7 @@ per event (`email_outbox`, keyed by the event):
 
 - a new login (browser, IP, time and a "Not you?" link that ends it), however it was approved;
 - "It wasn't me" pressed on a prompt;
-- a passkey added or removed (`account_event`, called by the passkey code);
+- a passkey added or removed (`account_event`, called by `core.passkeys` in the same transaction);
 - the phone unlinked (the account is gone; the address still hears of it);
 - the address changed or removed (to the old address).
 
@@ -110,7 +110,7 @@ def address_changed(conn, user: Row, new_address: str | None, change_id: str, de
 
 def account_event(conn, user: Row, kind: str, event_id: str, details: dict[str, Any],
                   default_language: str) -> str | None:
-    """Mail a change to the account made elsewhere (`passkey_added`, `passkey_removed`); the hook for passkeys.
+    """Mail a change to the account made elsewhere (`passkey_added`, `passkey_removed`, from `core.passkeys`).
 
     `event_id` names the event once (e.g. the credential's id): recording it again sends nothing.
     After the commit, the caller passes the returned id to `jobs.enqueue_email`.

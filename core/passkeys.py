@@ -10,6 +10,8 @@
   one, must be that passkey's. The signature counter must grow when either side is non-zero
   (one atomic UPDATE, so two uses racing with one counter value have one winner): otherwise the
   authenticator was cloned, the sign-in is refused and the owner is told.
+- Adding or removing one mails the owner's confirmed address too (`email_events.account_event`),
+  one email per passkey, recorded in the same transaction as the change.
 
 Data functions take `conn` first and never commit, like the rest of `core`.
 """
@@ -39,7 +41,7 @@ from webauthn.helpers.structs import (
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 
-from core import direct_logins, prompts, useragents, users
+from core import direct_logins, email_events, email_outbox, prompts, useragents, users
 
 Row = dict[str, Any]
 
@@ -210,10 +212,27 @@ def registration_options(conn, redis, rp: RelyingParty, *, user: Row, family_id:
     return webauthn.options_to_json(options)
 
 
+@dataclass(frozen=True)
+class Change:
+    """Passkeys just added or removed, and the outbox ids of the emails telling their owner (to send after the commit)."""
+
+    passkeys: tuple[Row, ...]
+    emails: tuple[str, ...] = ()
+
+
+def _mail_owner(conn, user: Row, kind: str, rows: tuple[Row, ...], default_language: str) -> tuple[str, ...]:
+    recorded = (
+        email_events.account_event(conn, user, kind, str(row["id"]), {"name": row["name"]}, default_language)
+        for row in rows
+    )
+    return tuple(outbox_id for outbox_id in recorded if outbox_id is not None)
+
+
 def register(
-    conn, redis, rp: RelyingParty, *, user: Row, family_id: str, credential: dict[str, Any], user_agent: str | None
-) -> Row:
-    """Verify a browser's answer to the creation options and store the new passkey of `user`."""
+    conn, redis, rp: RelyingParty, *, user: Row, family_id: str, credential: dict[str, Any], user_agent: str | None,
+    default_language: str,
+) -> Change:
+    """Verify a browser's answer to the creation options and store the new passkey of `user` (mailing its owner)."""
     require_fresh_login(conn, family_id)
     try:
         parsed = parse_registration_credential_json(credential)
@@ -241,7 +260,7 @@ def register(
         row = cur.fetchone()
     if row is None:
         raise PasskeyExists("this credential is already registered")
-    return row
+    return Change((row,), _mail_owner(conn, user, email_outbox.PASSKEY_ADDED, (row,), default_language))
 
 
 def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> Any:
@@ -361,20 +380,22 @@ def list_for_user(conn, user_id: int) -> list[Row]:
         return cur.fetchall()
 
 
-def remove_for_user(conn, passkey_id: str, user_id: int) -> Row | None:
-    """Remove one passkey if it is `user_id`'s; None for someone else's, unknown or malformed ids."""
+def remove_for_user(conn, passkey_id: str, user: Row, default_language: str) -> Change:
+    """Remove one passkey if it is `user`'s (mailing its owner); nothing for someone else's, unknown or malformed ids."""
     if not prompts.is_canonical_uuid(passkey_id):
-        return None
+        return Change(())
     with conn.cursor() as cur:
-        cur.execute("DELETE FROM passkeys WHERE id = %s AND user_id = %s RETURNING *", (passkey_id, user_id))
-        return cur.fetchone()
+        cur.execute("DELETE FROM passkeys WHERE id = %s AND user_id = %s RETURNING *", (passkey_id, user["id"]))
+        removed = tuple(cur.fetchall())
+    return Change(removed, _mail_owner(conn, user, email_outbox.PASSKEY_REMOVED, removed, default_language))
 
 
-def remove_all_for_user(conn, user_id: int) -> int:
-    """Remove every passkey of a user; return how many there were."""
+def remove_all_for_user(conn, user: Row, default_language: str) -> Change:
+    """Remove every passkey of a user (mailing its owner about each)."""
     with conn.cursor() as cur:
-        cur.execute("DELETE FROM passkeys WHERE user_id = %s", (user_id,))
-        return cur.rowcount
+        cur.execute("DELETE FROM passkeys WHERE user_id = %s RETURNING *", (user["id"],))
+        removed = tuple(cur.fetchall())
+    return Change(removed, _mail_owner(conn, user, email_outbox.PASSKEY_REMOVED, removed, default_language))
 
 
 def public(passkey: Row) -> dict[str, Any]:

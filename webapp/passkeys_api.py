@@ -18,7 +18,7 @@ from core import db, direct_logins as core_direct_logins, events, passkeys, user
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from jobs import passkey_notices
-from webapp import client_info, direct_logins, jwt_tokens, openapi, rate_limits, schemas
+from webapp import client_info, direct_logins, email_notices, jwt_tokens, openapi, rate_limits, schemas
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,13 @@ def registration_verify(body: schemas.PasskeyCredential) -> tuple[Response, int]
     rate_limits.check_passkey_per_ip()
     user, family_id = _token_owner()
     with _refusals(), _redis_failures(), db.transaction() as conn:
-        added = passkeys.register(
+        change = passkeys.register(
             conn, _redis(), _relying_party(), user=user, family_id=family_id, credential=body.model_dump(),
-            user_agent=client_info.user_agent(),
+            user_agent=client_info.user_agent(), default_language=_settings().bot_default_language,
         )
+    [added] = change.passkeys
     events.emit("passkey_added", user=user["id"], passkey=added["id"])
+    email_notices.send_after_response(change.emails)
     _after_commit(passkey_notices.enqueue_passkey_added_notice, str(added["id"]))
     shown = passkeys.public(added)
     del shown["last_used_at"]
@@ -135,10 +137,11 @@ def remove_passkey(passkey_id: str) -> Response:
     """Remove one of the logged-in person's passkeys (anyone else's, or an unknown id, is 404)."""
     user, _ = _token_owner()
     with db.transaction() as conn:
-        removed = passkeys.remove_for_user(conn, passkey_id, user["id"])
-    if removed is None:
+        change = passkeys.remove_for_user(conn, passkey_id, user, _settings().bot_default_language)
+    if not change.passkeys:
         raise ApiError.of("passkey_not_found")
     events.emit("passkey_removed", user=user["id"], passkey=passkey_id, via="web")
+    email_notices.send_after_response(change.emails)
     response = current_app.response_class(status=204)
     del response.headers["Content-Type"]
     return response
@@ -176,8 +179,12 @@ def _token_owner() -> tuple[dict[str, Any], str]:
     return user, get_jwt()[jwt_tokens.FAMILY_CLAIM]
 
 
+def _settings() -> Settings:
+    return current_app.extensions["settings"]
+
+
 def _relying_party() -> passkeys.RelyingParty:
-    settings: Settings = current_app.extensions["settings"]
+    settings = _settings()
     return passkeys.relying_party(
         settings.webauthn_rp_id,
         settings.webauthn_rp_name or settings.site_name,

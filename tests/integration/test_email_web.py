@@ -20,6 +20,7 @@ from core.settings import get_settings
 from tasks.email_delivery import SmtpUnavailable, send_email
 from tests.integration.conftest import BROWSER_UA, FakeQueue
 from tests.mail_fixtures import RunningCatcher
+from tests.passkey_authenticator import SoftAuthenticator
 
 ADDRESS = "ann@example.com"
 
@@ -283,3 +284,27 @@ def test_racing_guesses_have_one_winner_and_never_pass_five_tries(app: Flask) ->
     assert row["attempts"] <= email_codes.MAX_TRIES
     # Either a right guess came within the first five tries and won, or five tries ended the code.
     assert (row["used_at"] is not None) == (len(winners) == 1)
+
+
+def test_a_passkey_added_and_removed_is_mailed_once_each(
+    client: FlaskClient, login, fake_queue: FakeQueue, email_env: RunningCatcher
+) -> None:
+    tokens = login()
+    add_and_confirm(client, tokens, fake_queue, email_env)
+    authenticator = SoftAuthenticator("http://localhost")
+    options = client.post("/api/auth/passkeys/registration/options", headers=bearer(tokens))
+    added = client.post("/api/auth/passkeys/registration/verify", json=authenticator.create(options.get_json()),
+                        headers=bearer(tokens))
+    assert added.status_code == 201, added.get_json()
+    assert deliver(fake_queue) == 1
+    (mail,) = email_env.client.wait_for(ADDRESS, where=lambda m: "passkey added" in m["subject"])
+    assert added.get_json()["name"] in mail["text"]
+
+    removed = client.delete(f"/api/auth/passkeys/{added.get_json()['id']}", headers=bearer(tokens))
+    assert removed.status_code == 204
+    again = client.delete(f"/api/auth/passkeys/{added.get_json()['id']}", headers=bearer(tokens))
+    assert again.status_code == 404
+    assert deliver(fake_queue) == 1  # the second DELETE removed nothing and mails nothing
+    email_env.client.wait_for(ADDRESS, where=lambda m: "passkey removed" in m["subject"])
+    subjects = [m["subject"] for m in email_env.client.messages(ADDRESS)]
+    assert sum("passkey added" in s for s in subjects) == 1 and sum("passkey removed" in s for s in subjects) == 1
