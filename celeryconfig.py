@@ -15,7 +15,7 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.delivery", "tasks.recovery", "tasks.retention")
+imports = ("tasks.delivery", "tasks.email_delivery", "tasks.passkey_notices", "tasks.recovery", "tasks.retention")
 
 # Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
 # hosts at once: each job is idempotent, so a second copy only repeats work already done.
@@ -27,6 +27,9 @@ beat_schedule = {
     "requeue-stalled-logins": {
         "task": "tasks.requeue_stalled_sessions", "schedule": 30.0, "options": {"expires": 30.0},
     },
+    # An email whose task was lost (the broker was down when it was recorded) is sent by this sweep.
+    "delete-old-emails": {"task": "tasks.purge_old_emails", "schedule": 3600.0},
+    "requeue-unsent-emails": {"task": "tasks.requeue_unsent_emails", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 
 # Acknowledge after the task ran, so a worker killed mid-task leaves it to be redelivered;

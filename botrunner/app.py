@@ -6,15 +6,15 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 from telegram.request import HTTPXRequest
 
-from botrunner import commands, handlers, update_ids
-from core import account_menu, db, texts
+from botrunner import commands, email_commands, handlers, passkeys, update_ids
+from core import account_menu, db, email_menu, passkey_menu, texts
 from core.settings import Settings
 from telegram_sender import request
 
 # Only what the handlers use; Telegram then doesn't even queue the rest for us.
 ALLOWED_UPDATES = ["message", "callback_query"]
 # The commands published with setMyCommands, in this order; each has a `command_<name>` text.
-COMMANDS = ("start", "sessions", "logout_all", "unlink", "help")
+COMMANDS = ("start", "sessions", "logout_all", "passkeys", "email", "unlink", "help")
 
 
 def build_application(settings: Settings) -> Application:
@@ -42,10 +42,18 @@ def build_application(settings: Settings) -> Application:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("sessions", commands.sessions, filters=private))
     application.add_handler(CommandHandler("logout_all", commands.logout_all, filters=private))
+    application.add_handler(CommandHandler("passkeys", passkeys.passkeys_command, filters=private))
     application.add_handler(CommandHandler("unlink", commands.unlink, filters=private))
     application.add_handler(CommandHandler("help", commands.help_command, filters=private))
+    application.add_handler(CommandHandler("email", email_commands.email_command, filters=private))
+    # A 6-digit message in the private chat: the code mailed to the address being confirmed.
+    application.add_handler(MessageHandler(private & filters.Regex(r"^\s*\d{6}\s*$"), email_commands.code_message))
+    application.add_handler(MessageHandler(private & filters.Regex(email_menu.ADDRESS_MESSAGE_PATTERN),
+                                           email_commands.address_message))
     application.add_handler(MessageHandler(filters.CONTACT, handlers.contact))
     application.add_handler(CallbackQueryHandler(commands.account_button, pattern=account_menu.is_account_callback))
+    application.add_handler(CallbackQueryHandler(passkeys.passkey_button, pattern=passkey_menu.is_passkey_callback))
+    application.add_handler(CallbackQueryHandler(email_commands.email_button, pattern=email_menu.is_email_callback))
     application.add_handler(CallbackQueryHandler(handlers.decision))
     application.add_handler(MessageHandler(filters.ALL, handlers.fallback))
     application.add_error_handler(handlers.on_error)

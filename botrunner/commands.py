@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 import jobs
 from botrunner.handlers import language_of, settings_of
-from core import account_menu, auth_sessions, db, decisions, events, prompt_holds, prompts, texts, token_families, users
+from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, prompt_holds, prompts, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
 from telegram_sender import keyboards
@@ -37,6 +37,7 @@ class ButtonResult:
     message: Message
     answer: str | None = None
     rejected_sessions: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()  # outbox emails to queue after the commit
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -59,7 +60,8 @@ async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if user is None:
         await _reply(update, account_menu.not_linked(language))
         return
-    await _reply(update, account_menu.logout_all_confirmation(len(families), language))
+    passkey_count = await asyncio.to_thread(_passkey_count, user["id"])
+    await _reply(update, account_menu.logout_all_confirmation(len(families), language, passkey_count))
 
 
 async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -77,6 +79,11 @@ def _active_logins(sender: User) -> tuple[Row | None, list[Row]]:
         users.note_language(conn, sender.id, sender.language_code)
         user = users.get_by_telegram_id(conn, sender.id)
         return user, token_families.active_for_user(conn, user["id"]) if user else []
+
+
+def _passkey_count(user_id: int) -> int:
+    with db.transaction() as conn:
+        return passkeys.count_for_user(conn, user_id)
 
 
 async def _reply(update: Update, message: Message) -> None:
@@ -102,6 +109,8 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(result.answer)
     if result.rejected_sessions:
         await asyncio.to_thread(_close_prompts, result.rejected_sessions)
+    if result.emails:
+        await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
 def _act(callback: AccountCallback, sender: User, language: str, site_name: str) -> ButtonResult:
@@ -130,7 +139,12 @@ def _act(callback: AccountCallback, sender: User, language: str, site_name: str)
             answer = texts.text("answer_logins_ended", language, count=count)
             if callback.action == account_menu.LOGOUT_ALL:
                 return ButtonResult(account_menu.logged_out_all(count, language), answer)
-            return ButtonResult(account_menu.not_me_offer(_paused_until(conn, user), 0, language), answer)
+            return ButtonResult(
+                account_menu.not_me_offer(
+                    _paused_until(conn, user), 0, language, passkeys.count_for_user(conn, user["id"])
+                ),
+                answer,
+            )
         if callback.action == account_menu.UNLINK:
             return _unlink(conn, user, language)
         # OFFER_RESUME or RESUME
@@ -140,7 +154,9 @@ def _act(callback: AccountCallback, sender: User, language: str, site_name: str)
         if callback.action == account_menu.RESUME:
             return ButtonResult(account_menu.resumed(language), answer)
         active = len(token_families.active_for_user(conn, user["id"]))
-        return ButtonResult(account_menu.not_me_offer(None, active, language), answer)
+        return ButtonResult(
+            account_menu.not_me_offer(None, active, language, passkeys.count_for_user(conn, user["id"])), answer
+        )
 
 
 def _end_this_login(conn, callback: AccountCallback, user: Row, language: str, site_name: str) -> ButtonResult:
@@ -166,12 +182,15 @@ def _paused_until(conn, user: Row) -> Any:
 def _unlink(conn, user: Row, language: str) -> ButtonResult:
     """Forget the user (core's unlink) and show what it did."""
     unlinked = users.unlink(conn, user)
+    # The account is gone; its confirmed address still hears of it (the language rule: the person's own, else this one).
+    unlinked_email = email_events.phone_unlinked(conn, user, language)
     events.emit("phone_unlinked", user=user["id"], phone=user["phone_number"], logins_ended=unlinked.logins_ended,
                 rejected=len(unlinked.rejected))
     return ButtonResult(
         account_menu.unlinked(user["phone_number"], language),
         None,
         tuple(str(row["id"]) for row in unlinked.rejected),
+        (unlinked_email,) if unlinked_email else (),
     )
 
 

@@ -11,6 +11,7 @@ event loop never blocks; the database decides every race (two taps, a tap agains
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
-from core import account_menu, auth_sessions, db, decisions, events, phones, prompt_targets, prompts, texts, users
+from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
@@ -185,10 +186,18 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 await asyncio.to_thread(_enqueue, follow_ups)
             if outcome.offer is not None:
                 paused_until, active_logins = outcome.offer
-                offer = account_menu.not_me_offer(paused_until, active_logins, language)
+                passkey_count = await asyncio.to_thread(_passkey_count_of, query.from_user.id)
+                offer = account_menu.not_me_offer(paused_until, active_logins, language, passkey_count)
                 await context.bot.send_message(
                     query.from_user.id, offer.text, reply_markup=keyboards.inline_markup(offer)
                 )
+
+
+def _passkey_count_of(telegram_id: int) -> int:
+    """Count the passkeys of a Telegram user's account, for the "It wasn't me" offer to remove them."""
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, telegram_id)
+        return passkeys.count_for_user(conn, user["id"]) if user else 0
 
 
 def _answer_for(callback: prompts.Callback, outcome: Decision, language: str, settings: Settings) -> str:
@@ -222,7 +231,8 @@ def _log_decision(callback: prompts.Callback, outcome: Decision, telegram_id: in
 def follow_ups_of(outcome: Decision, closed: bool) -> list[tuple[Callable[[str], None], str]]:
     """Return the tasks a committed decision still needs, as (enqueue function, session id) pairs.
 
-    A login notice if one is due, and a prompt update for each prompt still open. `closed`: this
+    A login notice if one is due, a prompt update for each prompt still open, and the outbox
+    emails the tap recorded (a broker outage only delays those: the sweep sends them). `closed`: this
     tap's own prompt was edited; if not, the worker edits it (for an approval that edit is the
     "you logged in" notice, so it must not be lost).
     """
@@ -238,6 +248,7 @@ def follow_ups_of(outcome: Decision, closed: bool) -> list[tuple[Callable[[str],
     ):
         follow_ups.append((jobs.enqueue_login_notice, str(session["id"])))
     follow_ups += [(jobs.enqueue_prompt_update, session_pk) for session_pk in outcome.also_rejected]
+    follow_ups += [(jobs.enqueue_email, outbox_id) for outbox_id in outcome.emails]
     return follow_ups
 
 
@@ -253,13 +264,18 @@ def _enqueue(follow_ups: list[tuple[Callable[[str], None], str]]) -> None:
 def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | None, settings: Settings) -> Decision:
     with db.transaction() as conn:
         users.note_language(conn, telegram_id, language_code)
-        return decisions.decide(
+        outcome = decisions.decide(
             conn,
             callback,
             telegram_id,
             match_cooldown_seconds=settings.match_cooldown_seconds,
             prompt_pause_seconds=settings.prompt_pause_seconds,
         )
+        if outcome.offer is not None:  # "It wasn't me": the confirmed address hears of it too
+            owner = users.get_by_telegram_id(conn, telegram_id)
+            sent = email_events.not_me(conn, owner, callback.session_pk, settings.bot_default_language)
+            outcome = dataclasses.replace(outcome, emails=(sent,) if sent else ())
+        return outcome
 
 
 async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core import prompt_holds, prompts, texts, useragents
+from core import passkey_menu, prompt_holds, prompts, texts, useragents
 from core.prompts import Button, Message
 
 Row = dict[str, Any]
@@ -97,14 +97,16 @@ def sessions_list(families: list[Row], language: str) -> Message:
     return Message("\n\n".join(lines), rows)
 
 
-def logout_all_confirmation(active_logins: int, language: str) -> Message:
-    """Ask before ending every login (or say there are none)."""
+def logout_all_confirmation(active_logins: int, language: str, passkeys: int = 0) -> Message:
+    """Ask before ending every login (or say there are none); offer to remove the passkeys too."""
+    # A passkey signs in again after every login ended: the offer to remove them sits beside.
+    passkey_rows = (passkey_menu.remove_all_row(passkeys, language),) if passkeys else ()
     if active_logins == 0:
-        return Message(texts.text("no_active_logins", language))
+        return Message(texts.text("no_active_logins", language), passkey_rows)
     return Message(
         texts.text("logout_all_confirm", language, count=active_logins),
         ((Button(texts.text("button_confirm_logout_all", language), LOGOUT_ALL),
-          Button(texts.text("button_cancel", language), CANCEL)),),
+          Button(texts.text("button_cancel", language), CANCEL)), *passkey_rows),
     )
 
 
@@ -132,7 +134,7 @@ def cancelled(language: str) -> Message:
     return Message(texts.text("action_cancelled", language))
 
 
-def not_me_offer(paused_until: datetime | None, active_logins: int, language: str) -> Message:
+def not_me_offer(paused_until: datetime | None, active_logins: int, language: str, passkeys: int = 0) -> Message:
     """Compose the answer to "It wasn't me" from the account's state now: pause, logins, what to do."""
     lines = [texts.text("not_me_intro", language)]
     if paused_until is not None:
@@ -147,6 +149,8 @@ def not_me_offer(paused_until: datetime | None, active_logins: int, language: st
     rows: list[tuple[Button, ...]] = []
     if active_logins:
         rows.append((Button(texts.text("button_end_all_logins", language), OFFER_END_ALL),))
+    if passkeys:
+        rows.append(passkey_menu.remove_all_row(passkeys, language))
     if paused_until is not None:
         rows.append((Button(texts.text("button_resume_prompts", language), OFFER_RESUME),))
     return Message("\n\n".join(lines), tuple(rows))

@@ -63,6 +63,35 @@ def allowed_origins_problems(origins: tuple[str, ...]) -> list[str]:
     return found
 
 
+def webauthn_problems(rp_id: str, rp_name: str, origins: tuple[str, ...]) -> list[str]:
+    """Require the passkeys' relying party in production: a domain RP id, a name, https origins on it."""
+    found = []
+    if not rp_id:
+        found.append("WEBAUTHN_RP_ID is not set: the site's domain, e.g. example.com (passkeys are bound to it)")
+    elif _is_ip_address(rp_id) or "/" in rp_id or ":" in rp_id:
+        found.append(f"WEBAUTHN_RP_ID must be a domain like example.com, not an address or URL, got {rp_id!r}")
+    if not rp_name:
+        found.append("WEBAUTHN_RP_NAME is not set: the site's name, which browsers show beside a passkey")
+    if not origins:
+        found.append("WEBAUTHN_ORIGINS is empty: list the https origins passkeys are used from, comma-separated")
+    for origin in origins:
+        parts = urllib.parse.urlsplit(origin)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" or not host or parts.path or parts.query:
+            found.append(f"WEBAUTHN_ORIGINS entry {origin!r} must be an https origin like https://app.example.com")
+        elif rp_id and host != rp_id and not host.endswith("." + rp_id):
+            found.append(f"WEBAUTHN_ORIGINS entry {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r} (nor a subdomain of it)")
+    return found
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def is_telegram_cloud(telegram_api_url: str) -> bool:
     """Tell whether the Bot API is Telegram's own cloud server rather than a self-hosted telegram-bot-api."""
     return (urllib.parse.urlsplit(telegram_api_url).hostname or "").lower() == TELEGRAM_CLOUD_API_HOST

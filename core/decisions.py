@@ -39,6 +39,7 @@ class Decision:
     offer: tuple[datetime | None, int] | None = None
     also_rejected: tuple[str, ...] = ()
     cooldown: bool = False
+    emails: tuple[str, ...] = ()  # outbox emails this tap recorded, to queue after the commit
 
 
 def decide(

@@ -15,7 +15,7 @@ import limits
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core import config_checks
+from core import config_checks, email_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,10 @@ RATE_LIMIT_SETTINGS = (
     "rate_limit_init_per_phone",
     "rate_limit_refresh_per_family",
     "rate_limit_refresh_per_ip",
+    "rate_limit_passkey_per_ip",
     "telegram_send_rate",
+    "rate_limit_email_per_address",
+    "rate_limit_email_per_ip",
 )
 
 # What pydantic's error types mean, said the way an operator reads a variable.
@@ -129,6 +132,26 @@ class Settings(BaseSettings):
     login_max_age: int = Field(2592000, description="seconds a login may be refreshed for")
     metrics_token: StrippedSecret = Field(SecretStr(""), description="the token /metrics asks for (empty: public)")
     retention_days: int = Field(30, description="days after which finished logins and ended token families go")
+    webauthn_rp_id: LowerText = Field("", description="passkeys: the relying party id, the site's domain (dev: localhost)")
+    webauthn_rp_name: Text = Field("", description="passkeys: the site's name browsers show (dev: SITE_NAME)")
+    webauthn_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(
+        (), description="passkeys: the origins allowed to use them, comma-separated (dev: the web's own on localhost)"
+    )
+    rate_limit_passkey_per_ip: Text = Field("30/minute", description="passkey options and verify calls per client address")
+    smtp_url: StrippedSecret = Field(
+        SecretStr(""),
+        description="smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS), or smtp://host:port "
+        "(a local relay, no credentials); empty: no email",
+    )
+    email_from: Text = Field(email_config.DEFAULT_EMAIL_FROM, description="the sender of every email")
+    email_login: LowerText = Field("off", description="'on': the fallback sign-in by a code sent to a confirmed email")
+    public_base_url: Annotated[str, _normalised(lambda url: url.rstrip("/"))] = Field(
+        "http://127.0.0.1:8000", description="the web app's public address, for links in emails"
+    )
+    rate_limit_email_per_address: Text = Field(
+        "3/10 minutes", description="codes mailed to one address (email sign-in, confirmation)"
+    )
+    rate_limit_email_per_ip: Text = Field("10/minute", description="email code requests per client address")
 
     @classmethod
     def settings_customise_sources(
@@ -154,6 +177,16 @@ class Settings(BaseSettings):
         if not key and self.relaxed:
             return INSECURE_DEV_JWT_KEY
         return key
+
+    @property
+    def email_enabled(self) -> bool:
+        """Tell whether email can be sent (SMTP_URL is set)."""
+        return bool(self.smtp_url.get_secret_value())
+
+    @property
+    def email_login_enabled(self) -> bool:
+        """Tell whether the fallback sign-in by email code is on (EMAIL_LOGIN=on and email can be sent)."""
+        return self.email_login == "on" and self.email_enabled
 
     @property
     def release_database_url(self) -> str:
@@ -200,6 +233,8 @@ class Settings(BaseSettings):
             found.append("LOGIN_MAX_AGE must be a positive number of seconds")
         if self.retention_days <= 0:
             found.append("RETENTION_DAYS must be a positive number of days")
+        found += email_config.problems(self.email_login, self.smtp_url.get_secret_value(), self.relaxed,
+                                              self.email_from, self.public_base_url)
         if process in ("worker", "bot") and not self.telegram_bot_token:
             found.append("TELEGRAM_BOT_TOKEN is not set")
         if process == "bot" and self.bot_mode == "webhook":
@@ -220,6 +255,7 @@ class Settings(BaseSettings):
             )
         if process == "web":
             found += config_checks.allowed_origins_problems(self.allowed_origins)
+            found += config_checks.webauthn_problems(self.webauthn_rp_id, self.webauthn_rp_name, self.webauthn_origins)
         if process == "web" and jwt_secret_key == INSECURE_DEV_JWT_KEY:
             found.append(
                 "JWT_SECRET_KEY is the published development key: anyone can sign tokens with it "

@@ -117,18 +117,23 @@ TEXTS: dict[str, dict[str, str]] = {
     "command_sessions": {"ru": "Мои активные входы", "en": "My active logins"},
     "command_logout_all": {"ru": "Завершить все входы", "en": "End all my logins"},
     "command_unlink": {"ru": "Забыть мой номер", "en": "Forget my phone number"},
+    "command_email": {"ru": "Моя почта для уведомлений", "en": "My email for alerts"},
     "command_help": {"ru": "Что умеет бот", "en": "What this bot can do"},
     "help": {
         "ru": "Я подтверждаю входы на сайт {site}: когда на сайте вводят ваш номер, я спрашиваю, вы ли это.\n\n"
         "/start — привязать номер телефона\n"
         "/sessions — активные входы (и завершить любой)\n"
         "/logout_all — завершить все входы\n"
+        "/passkeys — ключи доступа (и удалить любой)\n"
+        "/email — почта для уведомлений\n"
         "/unlink — забыть мой номер\n"
         "/help — эта справка",
         "en": "I confirm logins to {site}: when someone enters your number there, I ask whether it's you.\n\n"
         "/start — link your phone number\n"
         "/sessions — your active logins (and end any of them)\n"
         "/logout_all — end all your logins\n"
+        "/passkeys — your passkeys (and remove any of them)\n"
+        "/email — your email for alerts\n"
         "/unlink — forget my phone number\n"
         "/help — this help",
     },
@@ -246,3 +251,9 @@ def text(key: str, language: str, **values: object) -> str:
     variants = TEXTS[key]
     template = variants.get(language) or variants["en"]
     return template.format(**values) if values else template
+
+
+# Passkeys' texts live beside their feature; one table for `text()` all the same.
+from core.passkey_texts import PASSKEY_TEXTS  # noqa: E402
+
+TEXTS.update(PASSKEY_TEXTS)

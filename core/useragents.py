@@ -24,3 +24,17 @@ def describe(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser}, {system}"
     return browser or system
+
+
+@functools.lru_cache(maxsize=1024)
+def browser_on_system(user_agent: str | None) -> str:
+    """Return "Chrome on Windows"-style text (families only, no versions), or an empty string."""
+    if not user_agent:
+        return ""
+    result = parse(user_agent[:MAX_USER_AGENT_LENGTH])
+    families = [
+        part.family
+        for part in (result.user_agent, result.os)
+        if part and part.family and part.family != "Other"
+    ]
+    return " on ".join(families)

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg2.errors
 
-from core import auth_sessions, token_families
+from core import auth_sessions, email_account, token_families
 
 Row = dict[str, Any]
 
@@ -145,6 +145,7 @@ def public_profile(user: Row) -> dict[str, Any]:
             "last_name": user["last_name"],
         },
         "created_at": user["created_at"].isoformat(),
+        **email_account.public_fields(user),
     }
 
 

@@ -31,6 +31,7 @@ LIMIT_MEANINGS = {
     "RATE_LIMIT_INIT_PER_PHONE": "logins started per phone and client address",
     "PROMPT_BUDGET_PER_PHONE": "prompts one phone receives, all clients together",
     "MATCH_COOLDOWN_SECONDS": "seconds without prompts after a wrong number",
+    "RATE_LIMIT_PASSKEY_PER_IP": "passkey options and verify calls per client address",
 }
 
 
@@ -44,7 +45,8 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     """Describe what runs where, what to open first, how to log in from a terminal, and the limits."""
-    web = f"http://127.0.0.1:{stack.web_port}"
+    # localhost, not 127.0.0.1: passkeys need a secure context and a domain as their RP id.
+    web = f"http://localhost:{stack.web_port}"
     lines = ["", "=" * 72, "Dance of Mind dev stack is up", ""]
     for s in stack.services:
         kind = "embedded" if s.embedded else "configured"
@@ -55,6 +57,9 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     lines += ["", f"  Open first  {web}/   the demo login page: type a phone number, press Start"]
     if emulator:
         lines.append(f"  Phone       {emulator}/   the Telegram emulator's chat page: you are the Telegram user")
+    inbox = next((s.url for s in stack.services if s.name == "mail" and s.embedded), None)
+    if inbox:
+        lines.append(f"  Mail        {inbox}/   the mail catcher's inbox: every email the worker sends")
     lines += [
         f"  API docs    {web}/api/docs",
         f"  Health      {web}/healthz   {web}/readyz",

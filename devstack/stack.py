@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import MutableMapping
 
 from devstack import PROJECT_ROOT, STATE_DIR
+from devstack.mail_service import MailCatcherProcess, preferred_ports
 from devstack.services import EmbeddedPostgres, EmbeddedRedis, EmulatorProcess, StartupError, port_is_free
 
 # Shaped like a real token (bot id, colon, 35 characters); only the emulator accepts it.
@@ -26,6 +27,7 @@ DEVELOPMENT_LIMITS = {
     "RATE_LIMIT_INIT_PER_PHONE": "30/10 minutes",
     "PROMPT_BUDGET_PER_PHONE": "30/10 minutes",
     "MATCH_COOLDOWN_SECONDS": "60",
+    "RATE_LIMIT_PASSKEY_PER_IP": "120/minute",
 }
 
 
@@ -82,6 +84,8 @@ def apply_defaults(env: MutableMapping[str, str], state_dir: Path = STATE_DIR) -
         env["JWT_SECRET_KEY"] = jwt_secret(state_dir)
     if not env.get("ALLOWED_ORIGINS"):
         env["ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port},http://localhost:{port}"
+    if not env.get("PUBLIC_BASE_URL"):
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"  # links in emails
     if env["APP_ENV"].lower() == "development":  # APP_ENV=production asks for production's behaviour
         for name, value in DEVELOPMENT_LIMITS.items():
             if not env.get(name):
@@ -142,6 +146,23 @@ def start_telegram(stack: Stack, stack_exit: contextlib.ExitStack, state_dir: Pa
     stack.services.append(StandIn("telegram", True, emulator.url, f"emulator, bot @{username}"))
 
 
+def start_mail(stack: Stack, stack_exit: contextlib.ExitStack, state_dir: Path = STATE_DIR) -> None:
+    """Use SMTP_URL, or start the mail catcher and send the worker's email there."""
+    if stack.env.get("SMTP_URL"):
+        stack.services.append(StandIn("mail", False, stack.env["SMTP_URL"], "SMTP server from the environment"))
+        return
+    smtp_port, inbox_port = preferred_ports()
+    catcher = MailCatcherProcess(smtp_port, inbox_port, log_path=state_dir / "mail-catcher.log")
+    stack_exit.callback(catcher.stop)
+    try:
+        catcher.start()
+    except StartupError:  # a port was taken between the check and the bind: any ports will do
+        catcher.requested = (None, None)
+        catcher.start()
+    stack.env["SMTP_URL"] = catcher.smtp_url
+    stack.services.append(StandIn("mail", True, catcher.url, f"mail catcher, SMTP at {catcher.smtp_url}"))
+
+
 def start_stack(
     stack_exit: contextlib.ExitStack, root: Path = PROJECT_ROOT, state_dir: Path = STATE_DIR, telegram: bool = True
 ) -> Stack:
@@ -153,4 +174,5 @@ def start_stack(
     start_redis(stack, stack_exit, state_dir)
     if telegram:
         start_telegram(stack, stack_exit, state_dir)
+        start_mail(stack, stack_exit, state_dir)
     return stack

@@ -6,6 +6,8 @@ the worker (`celery -A tasks worker`) runs this same app with the task modules l
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 app = Celery("tasks")
@@ -20,6 +22,9 @@ SEND_LOGIN_NOTICE = "tasks.send_login_notice"
 RECOVER_SESSIONS = "tasks.recover_sessions"
 REQUEUE_STALLED_SESSIONS = "tasks.requeue_stalled_sessions"
 PURGE_FINISHED_LOGINS = "tasks.purge_finished_logins"
+SEND_EMAIL = "tasks.send_email"
+REQUEUE_UNSENT_EMAILS = "tasks.requeue_unsent_emails"
+PURGE_OLD_EMAILS = "tasks.purge_old_emails"
 
 
 def enqueue_approval_prompt(session_pk: str) -> None:
@@ -40,3 +45,17 @@ def enqueue_expiry(session_pk: str, countdown: float) -> None:
 def enqueue_login_notice(session_pk: str) -> None:
     """Ask a worker to tell the person in Telegram about the login they just approved."""
     app.send_task(SEND_LOGIN_NOTICE, args=[str(session_pk)])
+
+
+def enqueue_email(outbox_id: str) -> None:
+    """Ask a worker to send one email of the outbox (after the commit that recorded it)."""
+    app.send_task(SEND_EMAIL, args=[str(outbox_id)])
+
+
+def enqueue_emails(outbox_ids: tuple[str, ...] | list[str]) -> None:
+    """Ask for several outbox emails to be sent; a broker outage only delays them (the sweep finds them)."""
+    for outbox_id in outbox_ids:
+        try:
+            enqueue_email(outbox_id)
+        except Exception:  # kombu, redis or socket errors: requeue_unsent_emails sends it later
+            logging.getLogger(__name__).warning("could not enqueue email %s; the sweep will", outbox_id)

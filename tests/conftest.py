@@ -23,7 +23,7 @@ from devstack import PROJECT_ROOT
 from devstack.services import EmbeddedPostgres, EmbeddedRedis, create_database, drop_database
 
 # Fixtures more than one layer uses; a plugin is registered once, so a session fixture runs once.
-pytest_plugins = ["tests.emulator_fixtures"]
+pytest_plugins = ["tests.emulator_fixtures", "tests.mail_fixtures"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 LAYERS = ("unit", "integration", "e2e")

@@ -15,11 +15,14 @@ from webapp import (
     cli,
     demo,
     docs,
+    email_api,
+    email_links,
     errors,
     health,
     jwt_tokens,
     metrics,
     openapi,
+    passkeys_api,
     rate_limits,
     request_id,
     requests_json,
@@ -63,9 +66,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(empty_options_response)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_api.bp)
+    app.register_blueprint(passkeys_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(email_api.bp)
+    app.register_blueprint(email_links.bp)
     app.cli.add_command(cli.db_cli)
     app.cli.add_command(cli.doctor_command)
     return app

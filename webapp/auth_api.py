@@ -16,7 +16,7 @@ from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
 from webapp import bot_identity, client_info, delivery_status, direct_logins, jwt_tokens, metrics, openapi, rate_limits, schemas, status_waits
-from webapp import waiting_polls
+from webapp import email_notices, waiting_polls
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -325,6 +325,7 @@ def consume_for_tokens(conn, session_id: str) -> tuple[dict[str, Any], dict[str,
         client_ip=client_info.client_ip(),
         user_agent=client_info.user_agent(),
     )
+    email_notices.record_login(conn, consumed, user)
     return family, user
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import jobs
 from core import auth_sessions, direct_logins, events, users
-from webapp import client_info, jwt_tokens
+from webapp import client_info, email_notices, jwt_tokens
 
 
 def approved_answer(family: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def open_login(conn, user: dict[str, Any], method: str) -> tuple[dict[str, Any],
         conn, user=user, method=method, client_ip=client_info.client_ip(), user_agent=client_info.user_agent()
     )
     session_pk = str(opened.session["id"])
+    email_notices.record_login(conn, opened.session, user)
     events.emit("tokens_issued", session=session_pk, user=user["id"], family=opened.family["id"], method=method)
     return approved_answer(opened.family, user), session_pk
 

@@ -17,6 +17,7 @@ import psycopg2.extras
 import redis
 
 from core import config_checks, database_guard, migrations, redis_client
+from core import email_config
 from core.settings import MIN_JWT_KEY_BYTES, ConfigError, Settings, get_settings
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -56,6 +57,7 @@ def run(settings: Settings | None = None) -> list[Result]:
         ("telegram token", check_bot_token),
         ("telegram webhook", check_webhook),
         ("worker", check_worker),
+        ("email", check_email),
     ):
         results.append(bounded(name, lambda check=check: check(settings)))
     return results
@@ -253,6 +255,26 @@ def check_worker(settings: Settings) -> Result:
             "start one: celery -A tasks worker (make run starts everything)",
         )
     return Result(OK, "worker", f"{len(replies)} worker(s) answered")
+
+
+def check_email(settings: Settings) -> Result:
+    """Connect to SMTP_URL, upgrade to TLS and log in as the worker will (nothing is sent)."""
+    smtp_url = settings.smtp_url.get_secret_value()
+    if not smtp_url:
+        note = " (EMAIL_LOGIN=on has no effect)" if settings.email_login == "on" else ""
+        return Result(OK, "email", f"SMTP_URL not set: email is off, its endpoints answer 503{note}")
+    from mail_sender import smtp  # only with email configured
+
+    server = email_config.parse_smtp_url(smtp_url)
+    where = f"{server.host}:{server.port}"
+    try:
+        reply = smtp.check(smtp_url, timeout=CONNECT_TIMEOUT_SECONDS)
+    except Exception as exc:
+        # The message may quote the server, never our URL: the password stays out of the report.
+        detail = f"{where}: {type(exc).__name__}: {_one_line(exc)}".replace(server.password or "\0", "***")
+        return Result(FAIL, "email", detail, "check SMTP_URL's host, port, user and password, and that the server is up")
+    login = f" as {server.username}" if server.username else ""
+    return Result(OK, "email", f"{where} answers{login} ({reply[:60]})")
 
 
 def _one_line(exc: BaseException) -> str:

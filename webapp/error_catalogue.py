@@ -26,18 +26,37 @@ CATALOGUE: dict[str, ErrorCode] = {
     "token_reused": ErrorCode(401, "This refresh token was already used; the login has been ended."),
     "login_expired": ErrorCode(401, "This login is too old to refresh; sign in again."),
     "forbidden": ErrorCode(403, "You are not allowed to do this."),
+    "fresh_login_required": ErrorCode(
+        403, "Adding a passkey needs a login approved in Telegram in the last 5 minutes; log in with Telegram again."
+    ),
+    "passkey_clone_detected": ErrorCode(
+        403, "This passkey was refused: its authenticator looks copied. Its owner has been told in Telegram."
+    ),
+    "invalid_credential": ErrorCode(400, "The body is not a passkey answer (PublicKeyCredential.toJSON())."),
+    "passkey_challenge_expired": ErrorCode(400, "This passkey request expired or was already used; start again."),
+    "passkey_registration_failed": ErrorCode(400, "The passkey could not be verified; try again."),
+    "passkey_sign_in_failed": ErrorCode(401, "This passkey was not accepted."),
+    "passkey_not_found": ErrorCode(404, "There is no such passkey."),
+    "passkey_exists": ErrorCode(409, "This passkey is already added."),
+    "email_login_disabled": ErrorCode(403, "Signing in by email is switched off on this site (EMAIL_LOGIN)."),
     "not_found": ErrorCode(404, "There is nothing at this address."),
     "session_not_found": ErrorCode(404, "There is no such login session."),
     "method_not_allowed": ErrorCode(405, "This method is not allowed here."),
     "not_acceptable": ErrorCode(406, "This endpoint only answers JSON."),
     "request_timeout": ErrorCode(408, "The request took too long to arrive."),
     "session_not_pending": ErrorCode(409, "This login is no longer pending."),
+    "email_change_in_telegram": ErrorCode(
+        409, "A confirmed address is changed or removed in the Telegram bot (/email), which asks you first."
+    ),
+    "email_taken": ErrorCode(409, "This address belongs to another account."),
     "session_consumed": ErrorCode(410, "The tokens of this login were already handed out."),
     "length_required": ErrorCode(411, "Send a Content-Length header."),
     "payload_too_large": ErrorCode(413, "The request body is too large."),
     "uri_too_long": ErrorCode(414, "The address is too long."),
     "unsupported_media_type": ErrorCode(415, "Send the body as application/json."),
     "invalid_phone_number": ErrorCode(422, "This is not a valid phone number."),
+    "invalid_email": ErrorCode(422, "This is not a valid email address."),
+    "invalid_code": ErrorCode(422, "The code is wrong or no longer valid; ask for a new one."),
     # Field errors name the field: the views and the document fill in {field}.
     "missing_field": ErrorCode(422, "The field '{field}' is required."),
     "invalid_field": ErrorCode(422, "The field '{field}' must be a string."),
@@ -47,6 +66,7 @@ CATALOGUE: dict[str, ErrorCode] = {
     "internal_error": ErrorCode(500, "Something went wrong on our side."),
     "not_implemented": ErrorCode(501, "This is not implemented."),
     "service_unavailable": ErrorCode(503, "The service is temporarily unavailable; try again shortly."),
+    "email_unavailable": ErrorCode(503, "Email is not set up on this server (SMTP_URL)."),
 }
 
 # The code of each status Flask and Werkzeug answer on their own (abort, routing, body limits).

@@ -45,9 +45,11 @@ BEARER_ERRORS: dict[int, tuple[str, ...]] = {
 STATUS_DESCRIPTIONS = {
     200: "OK",
     201: "Created",
+    202: "Accepted",
     204: "No content",
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     410: "Gone",
@@ -75,6 +77,7 @@ HEADERS = {
 
 PATH_PARAMETERS = {
     "session_id": "The `session_id` of `/api/auth/init`; any other value (malformed ones too) answers 404.",
+    "passkey_id": "The `id` of one of your passkeys; anyone else's, unknown or malformed ids answer 404.",
 }
 
 TAGS = [

@@ -145,6 +145,21 @@ def check_init(phone_number: str | None) -> None:
     _hit_chain(state, chain)
 
 
+def check_email_per_ip() -> None:
+    """Count an email code request (or guess) from this client; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_email_per_ip, "email-ip", client_info.client_key())
+
+
+def check_email_per_address(address: str) -> None:
+    """Count a code mailed to (or guessed for) this normalised address; raise 429 rate_limited when too many.
+
+    Checked before the address is looked up: known and unknown addresses are limited alike.
+    """
+    state = _state()
+    _hit(state, state.settings.rate_limit_email_per_address, "email-address", _digest(address))
+
+
 def check_refresh_per_family(family_id: str) -> None:
     """Count a refresh of this login (token family); raise 429 rate_limited when too many."""
     state = _state()
@@ -155,6 +170,17 @@ def check_refresh_per_ip() -> None:
     """Count a refresh with an undecodable token from this IP; raise 429 rate_limited when too many."""
     state = _state()
     _hit(state, state.settings.rate_limit_refresh_per_ip, "refresh-ip", client_info.client_key())
+
+
+def check_passkey_per_ip() -> None:
+    """Count a passkey options or verify call from this client; raise 429 rate_limited when too many."""
+    state = _state()
+    _hit(state, state.settings.rate_limit_passkey_per_ip, "passkey-ip", client_info.client_key())
+
+
+def client() -> redis.Redis:
+    """Return the web app's Redis client (short timeouts, one retry), for other short-lived keys."""
+    return _state().redis
 
 
 def check_poll(session_id: str) -> PollCheck:

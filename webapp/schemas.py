@@ -122,6 +122,10 @@ class UserProfile(ResponseBody):
     phone_number: str = Field(description="E.164.", examples=["+79161234567"])
     telegram: TelegramAccount
     created_at: datetime.datetime
+    email: str | None = Field(
+        description="The confirmed address, else the one waiting for its code, else null.", examples=["ann@example.com"]
+    )
+    email_verified: bool = Field(description="Whether `email` is confirmed (its code came back).")
 
 
 class PendingStatus(ResponseBody):
@@ -211,3 +215,61 @@ class OpenApiDocument(ResponseBody):
     openapi: str
     info: dict
     paths: dict
+
+
+class PasskeyCredential(RequestBody):
+    """A passkey answer as the browser's `PublicKeyCredential.toJSON()` gives it, as the whole body."""
+
+    # Lenient: the WebAuthn library parses and checks every field of it (core/passkeys.py).
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    id: Text = Field(description="The credential id, base64url.", examples=["hV0sB8iSP0mW3qk2e7YvJg"])
+    rawId: Text = Field(description="The same id, base64url.", examples=["hV0sB8iSP0mW3qk2e7YvJg"])
+    type: Text = Field(description="Always `public-key`.", examples=["public-key"])
+    response: dict = Field(
+        description="`clientDataJSON` and `attestationObject` (registration) or `authenticatorData`, "
+        "`signature`, `userHandle` (sign-in), base64url."
+    )
+
+
+class PasskeyCreationOptions(ResponseBody):
+    """WebAuthn Level 3 `PublicKeyCredentialCreationOptionsJSON`: pass it to `navigator.credentials.create`."""
+
+    rp: dict
+    user: dict
+    challenge: str
+    pubKeyCredParams: list
+    timeout: int
+    excludeCredentials: list
+    authenticatorSelection: dict
+    attestation: str
+
+
+class PasskeyRequestOptions(ResponseBody):
+    """WebAuthn Level 3 `PublicKeyCredentialRequestOptionsJSON`: pass it to `navigator.credentials.get`."""
+
+    challenge: str
+    timeout: int
+    rpId: str
+    allowCredentials: list
+    userVerification: str
+
+
+class Passkey(ResponseBody):
+    """A passkey of the logged-in person."""
+
+    id: str = Field(examples=["0b8f6c1e-8f3a-4a5e-9d3c-2b7e1f0a9c44"])
+    name: str = Field(description="The browser and OS it was added from.", examples=["Chrome on Windows"])
+    created_at: datetime.datetime
+
+
+class PasskeyListItem(Passkey):
+    """A passkey in the list, with its last use."""
+
+    last_used_at: datetime.datetime | None
+
+
+class PasskeyList(ResponseBody):
+    """The logged-in person's passkeys, newest first."""
+
+    passkeys: list[PasskeyListItem]

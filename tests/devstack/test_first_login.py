@@ -39,7 +39,7 @@ class Stack:
     def __init__(self, run: Running, state: Path, mode: str) -> None:
         self.run, self.state, self.mode = run, state, mode
         self.banner = run.output().split("Dance of Mind dev stack is up", 1)[1]
-        self.web = re.search(r"Open first  (http://127\.0\.0\.1:\d+)/ ", self.banner).group(1)
+        self.web = re.search(r"Open first  (http://localhost:\d+)/ ", self.banner).group(1)
 
     def printed(self, pattern: str) -> str:
         """Return the one banner line that matches `pattern`, stripped."""
@@ -99,6 +99,9 @@ def test_the_banner_lists_the_pages_and_the_limits(stack: Stack) -> None:
     assert "production defaults are stricter" in stack.banner
     with httpx.Client(base_url=stack.web, timeout=10) as http:
         assert http.get("/").status_code == 200 and http.get("/api/docs").status_code == 200
+    inbox = re.search(r"^\s*Mail\s+(http://127\.0\.0\.1:\d+)/ ", stack.banner, re.MULTILINE)
+    assert inbox, stack.banner  # no SMTP_URL: the mail catcher's inbox, linked
+    assert httpx.get(f"{inbox.group(1)}/api/messages", timeout=10).json() == {"messages": []}
 
 
 def test_the_printed_commands_log_in_an_unlinked_then_a_linked_phone(stack: Stack) -> None:

@@ -46,7 +46,7 @@ def test_banner_masks_passwords_and_shows_how_to_play(tmp_path: Path) -> None:
     ])
     text = banner(stack, ["web", "worker", "bot"], tmp_path)
     assert "hunter2" not in text and "app:***@db.example" in text
-    assert "http://127.0.0.1:8000/healthz" in text and "/api/auth/init" in text
+    assert "http://localhost:8000/healthz" in text and "/api/auth/init" in text
     assert "make phone TELEGRAM_API_URL=http://127.0.0.1:40001" in text
 
 
@@ -58,7 +58,7 @@ def test_banner_points_to_the_chat_page_only_with_the_embedded_emulator(tmp_path
     real = Stack(env={"PORT": "8000"}, services=[StandIn("telegram", False, "https://api.telegram.org")])
     real_text = banner(real, ["web"], tmp_path)
     assert "chat page" not in real_text and "make phone" not in real_text
-    assert "Open first  http://127.0.0.1:8000/" in real_text and "open bot_url from that answer in Telegram" in real_text
+    assert "Open first  http://localhost:8000/" in real_text and "open bot_url from that answer in Telegram" in real_text
 
 
 def _per_second(limit: str) -> float:
@@ -97,9 +97,9 @@ def _embedded(mode: str | None = None, emulator: str = "http://127.0.0.1:8081", 
 
 def test_banner_lists_the_demo_page_first_then_the_chat_page_the_phone_and_the_docs(tmp_path: Path) -> None:
     text = banner(_embedded(), ["web"], tmp_path)
-    demo = text.index("Open first  http://127.0.0.1:8000/ ")
+    demo = text.index("Open first  http://localhost:8000/ ")
     chat = text.index("Phone       http://127.0.0.1:8081/ ")
-    docs = text.index("http://127.0.0.1:8000/api/docs")
+    docs = text.index("http://localhost:8000/api/docs")
     phone = text.index("make phone PHONE_NUMBER=+79161234567 PHONE_SCRIPT=")
     assert demo < chat < docs < phone
     assert "make doctor" in text

@@ -14,9 +14,11 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
+from devstack.mail_service import MailCatcherProcess
 from devstack.processes import ProcessGroup
 from devstack.procfile import read_procfile, resolve_command
 from devstack.services import EmulatorProcess, free_port, tail
+from mail_catcher.client import MailCatcherClient
 from telegram_emulator.client import EmulatorClient
 
 BOT_TOKEN = "123456789:e2e-test-emulator-token-0000000000000"
@@ -35,6 +37,7 @@ GENEROUS_LIMITS = {
     "RATE_LIMIT_REFRESH_PER_FAMILY": "100000/minute",
     "RATE_LIMIT_REFRESH_PER_IP": "100000/minute",
     "RATE_LIMIT_POLL_BURST": "100000",
+    "RATE_LIMIT_EMAIL_PER_IP": "100000/minute",
 }
 
 
@@ -52,6 +55,8 @@ class System:
     processes: ProcessGroup
     web_url: str = ""
     extra_webs: list[str] = field(default_factory=list)
+    # The mail catcher the worker sends to (SMTP_URL), read through its JSON API.
+    mail: MailCatcherClient | None = None
 
     def http(self, base_url: str | None = None) -> httpx.Client:
         """Return an HTTP client for the web app (the main one unless told otherwise)."""
@@ -171,6 +176,8 @@ def start_system(
         "JWT_SECRET_KEY": JWT_KEY,
         "ALLOWED_ORIGINS": "http://frontend.test",
         "PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "EMAIL_FROM": "Dance of Mind <no-reply@dance-of-mind.test>",
         "WEB_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "INFO",
@@ -181,7 +188,8 @@ def start_system(
         "APPROVAL_MODE": "simple",
     }
     emulator = EmulatorClient(emulator_url)
-    system = System(env=env, emulator=emulator, log_dir=log_dir, processes=processes)
+    system = System(env=env, emulator=emulator, log_dir=log_dir, processes=processes,
+                    mail=MailCatcherClient(base_env["MAIL_CATCHER_URL"]) if "MAIL_CATCHER_URL" in base_env else None)
     if processes.run("release", procfile_argv("release", env), timeout=60, env=env) != 0:
         raise StartupFailed(f"release failed\n{tail(log_dir / 'release.log', 60)}")
     worker_ready = system.launch_worker()
@@ -196,10 +204,14 @@ def start_system(
 
 @contextmanager
 def running_system(database_url: str, redis_url: str, log_dir: Path, base_env: dict[str, str]) -> Iterator[System]:
-    """Start an emulator process, then the system on it (`start_system`); stop every process on exit."""
+    """Start an emulator and a mail catcher, then the system on them (`start_system`); stop every process on exit."""
     processes = ProcessGroup(log_dir=log_dir)
-    with EmulatorProcess(bot_username=BOT_USERNAME, log_path=log_dir / "emulator.log") as emulator:
+    with (
+        EmulatorProcess(bot_username=BOT_USERNAME, log_path=log_dir / "emulator.log") as emulator,
+        MailCatcherProcess(log_path=log_dir / "mail-catcher.log") as catcher,
+    ):
+        mail_env = {"SMTP_URL": catcher.smtp_url, "MAIL_CATCHER_URL": catcher.url}
         try:
-            yield start_system(database_url, redis_url, emulator.url, log_dir, processes, base_env)
+            yield start_system(database_url, redis_url, emulator.url, log_dir, processes, {**base_env, **mail_env})
         finally:
             processes.stop()

@@ -38,6 +38,10 @@ ROOMY_LIMITS = {
     "RATE_LIMIT_REFRESH_PER_FAMILY": "100000/minute",
     "RATE_LIMIT_REFRESH_PER_IP": "100000/minute",
     "RATE_LIMIT_POLL_BURST": "100000",
+    "RATE_LIMIT_PASSKEY_PER_IP": "100000/minute",
+    "RATE_LIMIT_EMAIL_PER_IP": "100000/minute",
+    "RATE_LIMIT_EMAIL_PER_ADDRESS": "100000/minute",
+    "EMAIL_LOGIN": "on",  # the sign-in by email code answers more than 403
 }
 VALID_PHONES = ["+7 916 123-45-67", "8 (916) 765-43-21", "79031112233", "+44 20 7946 0958", "+1 202-555-0123"]
 CHECKS = [
@@ -56,10 +60,20 @@ OPERATIONS = [
     ("POST", "/api/auth/refresh"),
     ("GET", "/api/auth/me"),
     ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/email"),
+    ("POST", "/api/auth/email/confirm"),
+    ("POST", "/api/auth/email/login"),
+    ("POST", "/api/auth/email/login/verify"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
+    ("POST", "/api/auth/passkeys/registration/options"),
+    ("POST", "/api/auth/passkeys/registration/verify"),
+    ("POST", "/api/auth/passkeys/login/options"),
+    ("POST", "/api/auth/passkeys/login/verify"),
+    ("GET", "/api/auth/passkeys"),
+    ("DELETE", "/api/auth/passkeys/{passkey_id}"),
 ]
 # Operations whose input can break the document's rules (a body, a bounded query, a bearer
 # token), so that schemathesis can generate invalid requests for them too.
@@ -69,6 +83,13 @@ WITH_CONSTRAINED_INPUT = {
     ("POST", "/api/auth/refresh"),
     ("GET", "/api/auth/me"),
     ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/passkeys/registration/verify"),
+    ("POST", "/api/auth/passkeys/login/verify"),
+    ("GET", "/api/auth/passkeys"),
+    ("POST", "/api/auth/email"),
+    ("POST", "/api/auth/email/confirm"),
+    ("POST", "/api/auth/email/login"),
+    ("POST", "/api/auth/email/login/verify"),
 }
 CASES = [(method, path, GenerationMode.POSITIVE) for method, path in OPERATIONS] + [
     (method, path, GenerationMode.NEGATIVE) for method, path in OPERATIONS if (method, path) in WITH_CONSTRAINED_INPUT

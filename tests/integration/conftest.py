@@ -28,6 +28,7 @@ GENEROUS_LIMITS = {
     "rate_limit_refresh_per_family": "100000/minute",
     "rate_limit_refresh_per_ip": "100000/minute",
     "rate_limit_poll_burst": 100000,
+    "rate_limit_passkey_per_ip": "100000/minute",
 }
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 

@@ -56,11 +56,11 @@ def test_help_lists_every_command_and_the_menu_is_published_in_both_languages(
 ) -> None:
     person = kit.telegram_user()
     reply = command(fake_telegram, person, "/help", en("help", site="Dance of Mind")[:20])
-    for name in ("/start", "/sessions", "/logout_all", "/unlink", "/help"):
+    for name in ("/start", "/sessions", "/logout_all", "/passkeys", "/email", "/unlink", "/help"):
         assert name in reply["text"]
     published = {c["params"].get("language_code", ""): c["params"]["commands"] for c in fake_telegram.calls("setMyCommands")}
     for language in ("ru", "en"):
-        assert [c["command"] for c in published[language]] == ["start", "sessions", "logout_all", "unlink", "help"]
+        assert [c["command"] for c in published[language]] == ["start", "sessions", "logout_all", "passkeys", "email", "unlink", "help"]
         assert published[language][1]["description"] == texts.text("command_sessions", language)
     assert fake_telegram.invalid_calls() == []
 

@@ -74,6 +74,9 @@ def test_each_process_refuses_to_connect_as_a_superuser_in_production(entry, dat
         "TELEGRAM_API_URL": "http://127.0.0.1:1",
         "JWT_SECRET_KEY": "k" * 48,
         "ALLOWED_ORIGINS": "https://app.example.com",
+        "WEBAUTHN_RP_ID": "example.com",
+        "WEBAUTHN_RP_NAME": "Example",
+        "WEBAUTHN_ORIGINS": "https://app.example.com",
         "WEB_CONCURRENCY": "1",
     }
     result = run_procfile_entry(entry, sound)

@@ -62,7 +62,10 @@ def test_every_answer_carries_the_security_headers(make_app):
 
 
 def test_production_adds_strict_transport_security(make_app):
-    app = app_with_test_routes(make_app, app_env="production", jwt_secret_key="k" * 48)
+    app = app_with_test_routes(
+        make_app, app_env="production", jwt_secret_key="k" * 48, webauthn_rp_id="site.example",
+        webauthn_rp_name="Site", webauthn_origins=("https://site.example",),
+    )
     for kind, response in answers(app.test_client()).items():
         assert response.headers.get("Strict-Transport-Security") == HSTS, kind
         assert response.headers.get("X-Frame-Options") == "DENY", kind

@@ -58,6 +58,9 @@ def test_the_release_command_runs_in_production_with_a_strong_key(empty_database
         "REDIS_URL": redis_url,
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_ORIGINS": "https://site.example",
+        "WEBAUTHN_RP_ID": "site.example",
+        "WEBAUTHN_RP_NAME": "Site",
+        "WEBAUTHN_ORIGINS": "https://site.example",
     }
     first = flask_db_upgrade(env)
     assert first.returncode == 0, first.stderr

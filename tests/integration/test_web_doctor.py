@@ -38,7 +38,7 @@ def test_a_working_setup_passes_every_check(worker_env, celery_worker):
     names = [line.split(":", 1)[0] for line in lines[:-1]]
     assert names == [
         "ok   settings", "ok   jwt key", "ok   allowed origins", "ok   metrics", "ok   postgres", "ok   redis",
-        "ok   telegram token", "ok   telegram webhook", "ok   worker",
+        "ok   telegram token", "ok   telegram webhook", "ok   worker", "ok   email",
     ]
     assert worker_env.telegram_bot_token.get_secret_value() not in result.output
 
@@ -128,3 +128,13 @@ def test_production_fails_a_database_role_that_row_level_security_lets_past(work
     assert result.status == doctor.FAIL
     assert result.detail.startswith("DATABASE_URL connects as the superuser")
     assert doctor.check_postgres(good_settings(worker_env)).status == doctor.OK
+
+
+def test_email_check_logs_in_to_the_smtp_server_and_never_prints_the_password(worker_env, mailbox):
+    assert by_name(doctor.run(good_settings(worker_env)))["email"].status == doctor.OK  # unset: email is off
+    working = by_name(doctor.run(good_settings(worker_env).with_overrides(smtp_url=mailbox.smtp_url)))["email"]
+    assert working.status == doctor.OK and f"127.0.0.1:{mailbox.smtp.port} answers" in working.detail
+    mailbox.smtp.stop()
+    dead = doctor.check_email(good_settings(worker_env).with_overrides(
+        smtp_url=f"smtp://mailer:s3cret-pass@127.0.0.1:{mailbox.smtp.port}"))
+    assert dead.status == doctor.FAIL and "SMTP_URL" in dead.fix and "s3cret-pass" not in dead.line()

@@ -62,6 +62,8 @@ def test_me_returns_the_public_profile(client, login, linked_user):
             "last_name": linked_user["last_name"],
         },
         "created_at": linked_user["created_at"].isoformat(),
+        "email": None,
+        "email_verified": False,
     }
 
 

@@ -29,3 +29,8 @@ def test_the_other_logins_a_tap_rejected_get_their_prompts_closed():
 
 def test_a_refused_tap_on_a_login_it_did_not_change_needs_nothing():
     assert handlers.follow_ups_of(Decision(None, next(iter(Refusal))), closed=True) == []
+
+
+def test_the_emails_a_tap_recorded_are_queued_after_it():
+    outcome = Decision(session("rejected"), None, emails=("mail-1",))
+    assert handlers.follow_ups_of(outcome, closed=True) == [(jobs.enqueue_email, "mail-1")]

@@ -60,6 +60,7 @@ def test_a_set_token_silences_the_warning():
 
 def test_the_warning_is_not_a_refusal():
     production = from_environ(
-        {**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 48, "ALLOWED_ORIGINS": "https://a.example"}
+        {**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 48, "ALLOWED_ORIGINS": "https://a.example",
+         "WEBAUTHN_RP_ID": "a.example", "WEBAUTHN_RP_NAME": "A", "WEBAUTHN_ORIGINS": "https://a.example"}
     )
     assert not any("METRICS_TOKEN" in problem for problem in production.problems("web"))

@@ -26,7 +26,8 @@ def test_production_refuses_missing_or_weak_jwt_key():
     weak = from_environ({**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "short"})
     assert any("JWT_SECRET_KEY" in p for p in weak.problems())
     strong = from_environ(
-        {**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 32, "ALLOWED_ORIGINS": "https://a.example"}
+        {**BASE, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 32, "ALLOWED_ORIGINS": "https://a.example",
+         "WEBAUTHN_RP_ID": "a.example", "WEBAUTHN_RP_NAME": "A", "WEBAUTHN_ORIGINS": "https://a.example"}
     )
     assert strong.problems() == []
 

@@ -13,6 +13,9 @@ PRODUCTION = {
     "TELEGRAM_BOT_TOKEN": "1:AAAAAAAAAAAAAAAAAAAAAAAAA",
     "JWT_SECRET_KEY": STRONG_KEY,
     "ALLOWED_ORIGINS": "https://app.example.com",
+    "WEBAUTHN_RP_ID": "example.com",
+    "WEBAUTHN_RP_NAME": "Example",
+    "WEBAUTHN_ORIGINS": "https://app.example.com",
 }
 WEBHOOK = {
     "BOT_MODE": "webhook",
@@ -204,3 +207,23 @@ def test_retention_days_must_be_positive():
     assert from_environ(PRODUCTION).retention_days == 30
     assert from_environ({**PRODUCTION, "RETENTION_DAYS": "7"}).retention_days == 7
     assert problems("worker", RETENTION_DAYS="0") == ["RETENTION_DAYS must be a positive number of days"]
+
+
+@pytest.mark.parametrize("variable", ["WEBAUTHN_RP_ID", "WEBAUTHN_RP_NAME", "WEBAUTHN_ORIGINS"])
+def test_the_web_app_refuses_to_start_without_each_passkey_setting(variable):
+    [problem] = problems(**{variable: ""})
+    assert problem.startswith(variable)
+    assert problems("worker", **{variable: ""}) == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"WEBAUTHN_RP_ID": "192.0.2.10", "WEBAUTHN_ORIGINS": "https://192.0.2.10"},
+        {"WEBAUTHN_RP_ID": "https://example.com"},
+        {"WEBAUTHN_ORIGINS": "http://app.example.com"},
+        {"WEBAUTHN_ORIGINS": "https://app.example.org"},
+    ],
+)
+def test_passkeys_need_a_domain_rp_id_and_https_origins_on_it(overrides):
+    assert problems(**overrides), overrides

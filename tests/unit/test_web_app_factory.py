@@ -42,7 +42,8 @@ def test_production_without_a_strong_jwt_key_refuses_to_start():
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
         create_app({**BASE, "app_env": "production", "jwt_secret_key": "short"})
     app = create_app(
-        {**BASE, "app_env": "production", "jwt_secret_key": "k" * 48, "allowed_origins": ("https://a.example",)}
+        {**BASE, "app_env": "production", "jwt_secret_key": "k" * 48, "allowed_origins": ("https://a.example",),
+         "webauthn_rp_id": "a.example", "webauthn_rp_name": "A", "webauthn_origins": ("https://a.example",)}
     )
     assert app.config["JWT_SECRET_KEY"] == "k" * 48
 

@@ -11,6 +11,11 @@
 // person never sees two live prompts for one browser. Leaving the page (`pagehide`) cancels a
 // pending login too, best-effort, unless `createAuthClient({ cancelOnPageHide: false })`.
 //
+// Passkeys (a second way in, after a login approved in Telegram): `addPasskey()` from a fresh
+// Telegram login, `signInWithPasskey()` beside the phone form (`{ conditional: true }` for the
+// browser's autofill), `listPasskeys()`, `removePasskey(id)`. The browser's own JSON helpers
+// (PublicKeyCredential.parseCreationOptionsFromJSON, toJSON) are used where they exist.
+//
 // Tokens live in this closure only, never in localStorage or sessionStorage: any script that
 // runs on the page (an XSS, a compromised dependency) can read web storage and ship the tokens
 // away, and they would outlive the tab. The price: a reload logs the person out.
@@ -101,12 +106,12 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     );
   }
 
-  async function authorized(method, path) {
+  async function authorized(method, path, body) {
     if (!tokens) throw new AuthError(401, "not_logged_in", "Log in first.");
-    let { response, data } = await call(method, path, { bearer: tokens.access_token });
+    let { response, data } = await call(method, path, { bearer: tokens.access_token, body });
     if (response.status === 401 && data?.error?.code === "token_expired") {
       await refresh(); // once: a second 401 is a real one
-      ({ response, data } = await call(method, path, { bearer: tokens.access_token }));
+      ({ response, data } = await call(method, path, { bearer: tokens.access_token, body }));
     }
     if (!response.ok) {
       if (response.status === 401) tokens = null;
@@ -266,6 +271,46 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     if (!response.ok && response.status !== 401) throw failure(response, data);
   }
 
+  /**
+   * Add a passkey of this device to the account: needs a login approved in Telegram in the last
+   * 5 minutes (else AuthError 403 fresh_login_required). Answers {id, name, created_at}.
+   */
+  async function addPasskey() {
+    const options = await authorized("POST", "/api/auth/passkeys/registration/options");
+    const credential = await navigator.credentials.create({ publicKey: passkeyJson.creationOptions(options) });
+    return authorized("POST", "/api/auth/passkeys/registration/verify", passkeyJson.credential(credential));
+  }
+
+  /**
+   * Sign in with a passkey of this site, no phone number; answers what an approved status poll
+   * does ({status: "approved", tokens, user}). `conditional`: wait for the person to pick a
+   * passkey from the browser's autofill (an input with autocomplete="... webauthn"); `signal`
+   * (an AbortSignal) stops the wait, as starting another passkey request must.
+   */
+  async function signInWithPasskey({ conditional = false, signal } = {}) {
+    const { response, data } = await call("POST", "/api/auth/passkeys/login/options");
+    if (!response.ok) throw failure(response, data);
+    const credential = await navigator.credentials.get({
+      publicKey: passkeyJson.requestOptions(data),
+      ...(conditional ? { mediation: "conditional" } : {}),
+      signal,
+    });
+    const answer = await call("POST", "/api/auth/passkeys/login/verify", { body: passkeyJson.credential(credential) });
+    if (!answer.response.ok) throw failure(answer.response, answer.data);
+    tokens = answer.data.tokens;
+    return answer.data;
+  }
+
+  /** Answer the logged-in person's passkeys: [{id, name, created_at, last_used_at}], newest first. */
+  async function listPasskeys() {
+    return (await authorized("GET", "/api/auth/passkeys")).passkeys;
+  }
+
+  /** Remove one of the logged-in person's passkeys. */
+  async function removePasskey(id) {
+    await authorized("DELETE", `/api/auth/passkeys/${encodeURIComponent(id)}`);
+  }
+
   return {
     start,
     waitForResult,
@@ -273,7 +318,76 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     me,
     refresh,
     logout,
+    addPasskey,
+    signInWithPasskey,
+    listPasskeys,
+    removePasskey,
     /** Answer the current tokens (null when logged out). */
     tokens: () => tokens,
   };
+}
+
+
+/** Tell whether this browser can use passkeys here (WebAuthn needs a secure context: https or localhost). */
+export function passkeysSupported() {
+  return typeof globalThis.PublicKeyCredential === "function" && globalThis.isSecureContext === true;
+}
+
+/** Tell whether the browser offers passkeys in its autofill (conditional mediation). */
+export async function passkeyAutofillSupported() {
+  if (!passkeysSupported() || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return false;
+  return PublicKeyCredential.isConditionalMediationAvailable().catch(() => false);
+}
+
+// The WebAuthn Level 3 JSON forms, by the browser's own helpers where it has them, else by hand.
+const passkeyJson = {
+  creationOptions(options) {
+    if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(options);
+    }
+    return {
+      ...options,
+      challenge: fromBase64url(options.challenge),
+      user: { ...options.user, id: fromBase64url(options.user.id) },
+      excludeCredentials: (options.excludeCredentials ?? []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+    };
+  },
+  requestOptions(options) {
+    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(options);
+    }
+    return {
+      ...options,
+      challenge: fromBase64url(options.challenge),
+      allowCredentials: (options.allowCredentials ?? []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+    };
+  },
+  credential(credential) {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    const response = {};
+    for (const name of ["clientDataJSON", "attestationObject", "authenticatorData", "signature", "userHandle"]) {
+      if (credential.response[name]) response[name] = toBase64url(credential.response[name]);
+    }
+    if (typeof credential.response.getTransports === "function") response.transports = credential.response.getTransports();
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      response,
+      authenticatorAttachment: credential.authenticatorAttachment ?? null,
+      clientExtensionResults: credential.getClientExtensionResults?.() ?? {},
+    };
+  },
+};
+
+function fromBase64url(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)).buffer;
+}
+
+function toBase64url(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

@@ -1,6 +1,6 @@
 // The demo login page: a thin view over authClient.js, which does all the talking to the API
 // (and cancels this page's pending login on a new Start or when the page is left).
-import { createAuthClient } from "./authClient.js";
+import { createAuthClient, passkeyAutofillSupported, passkeysSupported } from "./authClient.js";
 import { errorSentence } from "./errorText.js";
 
 const auth = createAuthClient({ baseUrl: "" }); // the page and the API share an origin
@@ -89,6 +89,7 @@ function drawQr(container, text) {
 }
 
 function showStartForm() {
+  offerPasskeyAutofill();
   $("start-form").hidden = false;
   $("start").disabled = false;
   $("account").hidden = true;
@@ -97,11 +98,103 @@ function showStartForm() {
 }
 
 async function showProfile() {
+  stopPasskeyAutofill();
   $("profile").textContent = JSON.stringify(await auth.me(), null, 2);
   $("login").hidden = true;
   $("start-form").hidden = true;
   $("account").hidden = false;
+  $("passkeys-block").hidden = !passkeysSupported();
+  if (passkeysSupported()) await showPasskeys();
 }
+
+// ---- passkeys ----------------------------------------------------------------------------
+// The browser allows one passkey request at a time: the autofill's waiting request is stopped
+// before the button's, and while logged in.
+let autofill = null;
+
+function stopPasskeyAutofill() {
+  autofill?.abort(new DOMException("Replaced by another passkey request.", "AbortError"));
+  autofill = null;
+}
+
+async function offerPasskeyAutofill() {
+  if (autofill || !(await passkeyAutofillSupported())) return;
+  const controller = new AbortController();
+  autofill = controller;
+  try {
+    await passkeySignedIn(await auth.signInWithPasskey({ conditional: true, signal: controller.signal }));
+  } catch (error) {
+    if (error?.name !== "AbortError" && error?.name !== "NotAllowedError") showError(error);
+  } finally {
+    if (autofill === controller) autofill = null;
+  }
+}
+
+async function passkeySignedIn() {
+  showError(null);
+  showNotice("Signed in with a passkey.");
+  await showProfile();
+}
+
+async function showPasskeys() {
+  const list = $("passkeys");
+  const passkeys = await auth.listPasskeys();
+  list.replaceChildren(...passkeys.map((passkey) => {
+    const item = document.createElement("li");
+    const used = passkey.last_used_at ? `last used ${new Date(passkey.last_used_at).toLocaleString()}` : "never used";
+    item.textContent = `${passkey.name} — added ${new Date(passkey.created_at).toLocaleString()}, ${used} `;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary remove-passkey";
+    remove.dataset.passkeyId = passkey.id;
+    remove.textContent = "Remove";
+    item.append(remove);
+    return item;
+  }));
+}
+
+if (passkeysSupported()) {
+  $("passkey-sign-in-block").hidden = false;
+  offerPasskeyAutofill();
+}
+
+$("passkey-sign-in").addEventListener("click", async () => {
+  showError(null);
+  showNotice(null);
+  stopPasskeyAutofill();
+  try {
+    await passkeySignedIn(await auth.signInWithPasskey());
+  } catch (error) {
+    // NotAllowedError: the person closed the browser's passkey dialog.
+    showError(error?.name === "NotAllowedError" ? null : error);
+    offerPasskeyAutofill();
+  }
+});
+
+$("add-passkey").addEventListener("click", async () => {
+  showError(null);
+  showNotice(null);
+  try {
+    const added = await auth.addPasskey();
+    showNotice(`Passkey added: ${added.name}. Telegram has been told.`);
+    await showPasskeys();
+  } catch (error) {
+    if (error?.name !== "NotAllowedError") showError(error);
+  }
+});
+
+$("passkeys").addEventListener("click", async (event) => {
+  const id = event.target?.dataset?.passkeyId;
+  if (!id) return;
+  showError(null);
+  try {
+    await auth.removePasskey(id);
+    showNotice("Passkey removed.");
+    await showPasskeys();
+  } catch (error) {
+    showError(error);
+  }
+});
 
 function tail(token) {
   return `…${token.slice(-8)}`;

@@ -18,6 +18,13 @@ const SENTENCES = {
   invalid_token: "Your login has ended. Log in again.",
   login_expired: "Your login is too old to be extended. Log in again.",
   not_logged_in: "You are not logged in.",
+  fresh_login_required: "To add a passkey, log in with Telegram again first (within 5 minutes).",
+  passkey_sign_in_failed: "This passkey was not accepted. It may have been removed; log in with Telegram.",
+  passkey_clone_detected: "This passkey was refused because it looks copied. Log in with Telegram.",
+  passkey_challenge_expired: "The passkey request took too long. Try again.",
+  passkey_registration_failed: "The passkey could not be added. Try again.",
+  passkey_exists: "This device's passkey is already added.",
+  passkey_not_found: "This passkey is already gone.",
 };
 
 // Codes that say "wait": the sentence ends with how long, from Retry-After.

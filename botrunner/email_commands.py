@@ -1,0 +1,160 @@
+"""/email: show, set, change or remove the account's address, confirm it with the mailed code,
+and switch login notices on or off.
+
+Core decides (`core.email_account`); this module translates updates into its calls and renders
+`core.email_menu`. A confirmed address is changed or removed only after a button tap, and the
+old address is told; the emails recorded are queued once the transaction is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import CallbackQuery, Update, User
+from telegram import Message as TelegramMessage
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+import jobs
+from botrunner.handlers import language_of, settings_of
+from core import account_menu, db, email_account, email_addresses, email_menu, events, texts, users
+from core.prompts import Message
+from core.settings import Settings
+from telegram_sender import keyboards
+
+log = logging.getLogger(__name__)
+
+Outcome = tuple[Message, tuple[str, ...]]
+
+
+async def email_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the address (`/email`), or set it (`/email you@example.com`)."""
+    language, settings = language_of(update, context), settings_of(context)
+    if not settings.email_enabled:
+        await _reply(update, Message(email_menu.text("unavailable", language)))
+        return
+    typed = " ".join(context.args or ())
+    message, emails = await asyncio.to_thread(_email_command, update.effective_user, typed, language, settings)
+    await _reply(update, message)
+    await asyncio.to_thread(jobs.enqueue_emails, emails)
+
+
+def _email_command(sender: User, typed: str, language: str, settings: Settings) -> Outcome:
+    with db.transaction() as conn:
+        users.note_language(conn, sender.id, sender.language_code)
+        user = users.get_by_telegram_id(conn, sender.id)
+        if user is None:
+            return account_menu.not_linked(language), ()
+        if not typed.strip():
+            return email_menu.status(user, language), ()
+        try:
+            address = email_addresses.normalize(typed)
+        except email_addresses.InvalidEmail as exc:
+            return Message(email_menu.text("invalid", language, reason=exc)), ()
+        if email_account.has_confirmed(user):
+            if address == user["email"]:
+                return email_menu.status(user, language), ()
+            email_account.propose_change(conn, user, address)
+            return email_menu.confirm_change(user["email"], address, language), ()
+        result = email_account.request_address(conn, user, address, settings.bot_default_language)
+    if result.outcome is email_account.Requested.TOO_MANY:
+        return Message(email_menu.text("too_many", language)), ()
+    events.emit("email_code_requested", user=user["id"], via="bot")
+    return Message(email_menu.text("code_sent", language, address=address)), result.emails
+
+
+async def address_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take a message that is just an email address as the answer to "send me your address"."""
+    context.args = [(update.effective_message.text or "").strip()]
+    await email_command(update, context)
+
+
+async def code_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Confirm the address waiting for a code with the 6 digits the person sent."""
+    language, settings = language_of(update, context), settings_of(context)
+    code = (update.effective_message.text or "").strip()
+    message, emails = await asyncio.to_thread(_confirm, update.effective_user, code, language, settings)
+    await _reply(update, message)
+    await asyncio.to_thread(jobs.enqueue_emails, emails)
+
+
+def _confirm(sender: User, code: str, language: str, settings: Settings) -> Outcome:
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, sender.id)
+        if user is None:
+            return account_menu.not_linked(language), ()
+        result = email_account.confirm(conn, user, code, settings.bot_default_language)
+    if result.outcome is email_account.Confirmed.CONFIRMED:
+        events.emit("email_confirmed", user=user["id"], via="bot")
+        return Message(email_menu.text("confirmed", language, address=result.user["email"])), result.emails
+    key = "taken" if result.outcome is email_account.Confirmed.TAKEN else "wrong_code"
+    return Message(email_menu.text(key, language)), ()
+
+
+async def email_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Carry out an /email button for the Telegram user who tapped it; answer the tap once."""
+    query = update.callback_query
+    action = email_menu.parse_callback(query.data)
+    language, settings = language_of(update, context), settings_of(context)
+    try:
+        message, emails = await asyncio.to_thread(_act, action, query.from_user, language, settings)
+    except Exception:
+        await query.answer(texts.text("answer_error", language))
+        raise
+    try:
+        await _show(query, message)
+    finally:
+        await query.answer()
+    await asyncio.to_thread(jobs.enqueue_emails, emails)
+
+
+def _act(action: str | None, sender: User, language: str, settings: Settings) -> Outcome:
+    """Do what the button says, to the tapper's own account, in one transaction."""
+    with db.transaction() as conn:
+        user = users.get_by_telegram_id(conn, sender.id)
+        if user is None:
+            return account_menu.not_linked(language), ()
+        if action == email_menu.CHANGE:
+            return _change(conn, user, language, settings)
+        if action == email_menu.ASK_REMOVE and email_account.has_confirmed(user):
+            return email_menu.confirm_remove(user["email"], language), ()
+        if action == email_menu.REMOVE:
+            result = email_account.remove(conn, user, settings.bot_default_language)
+            events.emit("email_removed", user=user["id"])
+            return Message(email_menu.text("removed", language)), result.emails
+        if action in (email_menu.NOTICES_ON, email_menu.NOTICES_OFF):
+            updated = email_account.set_notices(conn, user["id"], action == email_menu.NOTICES_ON)
+            return email_menu.status(updated, language), ()
+        if action == email_menu.CANCEL:
+            return Message(texts.text("action_cancelled", language)), ()
+        return email_menu.status(user, language), ()
+
+
+def _change(conn, user: dict[str, Any], language: str, settings: Settings) -> Outcome:
+    """Send a code to the address typed in /email, now that the change was confirmed with a tap."""
+    address = user.get("email_pending")
+    if not address:
+        return Message(email_menu.text("nothing_pending", language)), ()
+    result = email_account.request_address(conn, user, address, settings.bot_default_language,
+                                           confirmed_in_telegram=True)
+    if result.outcome is email_account.Requested.TOO_MANY:
+        return Message(email_menu.text("too_many", language)), ()
+    return Message(email_menu.text("code_sent", language, address=address)), result.emails
+
+
+async def _show(query: CallbackQuery, message: Message) -> None:
+    """Replace the tapped message with the result, unless it already shows it (Telegram refuses a no-op edit)."""
+    markup = keyboards.inline_markup(message)
+    current = query.message
+    if isinstance(current, TelegramMessage) and current.text == message.text and current.reply_markup == markup:
+        return
+    try:
+        await query.edit_message_text(message.text, reply_markup=markup)
+    except BadRequest as exc:  # a message older than 48 h can't be edited
+        log.info("email message not edited: %s", exc)
+
+
+async def _reply(update: Update, message: Message) -> None:
+    await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))
