@@ -7,7 +7,7 @@ import sys
 
 from botrunner import update_dedup, webhook
 from botrunner.app import ALLOWED_UPDATES, build_application
-from core import database_guard, logs
+from core import database_guard, logs, useragents
 from core.settings import ConfigError, get_settings
 
 log = logging.getLogger("botrunner")
@@ -36,6 +36,7 @@ def main() -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     application = build_application(settings)
     update_dedup.install(application)
+    useragents.warm_up()  # now, not in the first tap's closing edit
     if settings.bot_mode == "webhook":
         log.info("bot serving its webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
         webhook.run(application, settings, ALLOWED_UPDATES)

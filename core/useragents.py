@@ -7,6 +7,16 @@ import functools
 from ua_parser import parse
 
 MAX_USER_AGENT_LENGTH = 512
+# Any real User-Agent: parsing one loads and compiles the parser's hundreds of regular expressions.
+WARM_UP_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def warm_up() -> None:
+    """Load the parser now (~0.1 s of CPU), at a process's start, not in its first login's prompt.
+
+    The worker calls it before forking its children, so they inherit the compiled expressions.
+    """
+    parse(WARM_UP_USER_AGENT)
 
 
 @functools.lru_cache(maxsize=1024)

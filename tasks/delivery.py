@@ -16,10 +16,10 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 from telegram.error import RetryAfter, TelegramError
 
-from core import auth_sessions, db, events, prompt_delivery, prompts, redis_client, shared_metrics, users
+from core import auth_sessions, db, events, prompt_delivery, prompts, redis_client, shared_metrics, useragents, users
 from core.settings import get_settings
 from jobs import EXPIRE_SESSION, SEND_APPROVAL_PROMPT, SEND_LOGIN_NOTICE, UPDATE_PROMPT, app
 from tasks.retry_policy import TelegramTask, retry_after_429, retry_before_expiry
@@ -181,6 +181,11 @@ def _notice_target(conn, session_pk: str) -> tuple[Row | None, Row | None]:
     ):
         return None, None
     return session, users.get(conn, session["user_id"])
+
+
+@worker_init.connect
+def _warm_up(**_: Any) -> None:
+    useragents.warm_up()  # in the main process: the prefork children inherit it
 
 
 @worker_process_init.connect
