@@ -89,6 +89,7 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
         # prompt) or after it (and its maker sees the prompt to edit).
         recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
         current = auth_sessions.get(conn, session_pk)
+    prompt_delivery.forget_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
     if not recorded:
         log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
         with contextlib.suppress(TelegramError):
@@ -163,6 +164,7 @@ def send_login_notice(self: Task, session_pk: str) -> None:
         prompt_delivery.remember_delivery(redis_client.get_redis(), kind, session_pk, chat_id, message_id)
     with db.transaction() as conn:
         recorded = auth_sessions.record_login_notice(conn, session_pk, message_id)
+    prompt_delivery.forget_delivery(redis_client.get_redis(), kind, session_pk)
     if not recorded:
         with contextlib.suppress(TelegramError):
             sender.delete(chat_id, message_id)

@@ -355,3 +355,19 @@ def test_tasks_share_one_event_loop_and_bot(kit: Kit, fake_telegram: EmulatorCli
     assert len(fake_telegram.bot_messages(user["telegram_id"])) == 2
     assert len(fake_telegram.calls("getMe")) == 1
     assert fake_telegram.invalid_calls() == []
+
+
+def test_a_recorded_prompt_leaves_no_delivery_note_in_redis(
+    kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session = kit.new_session(user["phone_number"])
+    session_pk = str(session.row["id"])
+
+    send_approval_prompt.apply(args=[session_pk])
+
+    # Once Postgres has the message id, the note that covered the gap before the record is dropped,
+    # instead of living its hour: one key less per login.
+    assert kit.session_row(session_pk)["prompt_message_id"] is not None
+    assert not redis.Redis.from_url(worker_env.redis_url).exists(f"sent-message:prompt:{session_pk}")
+    assert fake_telegram.invalid_calls() == []
