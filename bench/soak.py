@@ -346,7 +346,7 @@ def _verdict(samples: list[Sample], warmup: float, tally: Tally, kinds: list[Key
         f"{last.redis_bytes / 2**20:.1f} MB used after the warm-up")
     out(f"{'key kind':<44} {'keys':>7} {'max TTL':>9} {'no TTL':>7} {'growth/login':>12} {'alive/login':>11}")
     for kind in kinds:
-        ttl = "-" if math.isnan(kind.max_ttl_seconds) else f"{kind.max_ttl_seconds:.0f} s"
+        ttl = "-" if math.isnan(kind.max_ttl_seconds) else f"{kind.max_ttl_seconds:.{0 if kind.max_ttl_seconds >= 10 else 1}f} s"
         out(f"{kind.name[:44]:<44} {kind.count:7d} {ttl:>9} {kind.without_ttl:7d} {kind.growth_per_login:12.3f} "
             f"{live_keys_per_login(kind, samples):11.3f}")
     unbounded = unbounded_kinds(kinds)
