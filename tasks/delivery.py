@@ -108,7 +108,11 @@ def update_prompt(self: Task, session_pk: str) -> None:
 
 @app.task(name=EXPIRE_SESSION, bind=True, base=TelegramTask, failure_event="prompt_edit_failed")
 def expire_session(self: Task, session_pk: str) -> None:
-    """Expire a session whose time is up and edit its prompt; reschedule if it fired early."""
+    """Expire a session whose time is up and edit its prompt; reschedule if it fired early.
+
+    Nothing queues it any more (tasks/expiry.py sweeps instead); it stays registered for the
+    countdowns web processes of an earlier release queued, which a new worker must still take.
+    """
     with db.transaction() as conn:
         expired = auth_sessions.expire_if_overdue(conn, session_pk)
         current = expired or auth_sessions.get(conn, session_pk)
