@@ -2,13 +2,13 @@
 
 A login expires at `expires_at` whatever runs (a status poll, a cancel or a stale tap decides it
 from the database); what is left for the worker is the login nobody asks about: mark it expired,
-count it, and close its Telegram prompt. A countdown task per login did that at the second, but
-Celery keeps every countdown task in the worker's main process until it is due (on Redis there
-is no delayed delivery), and the soak measured that as growth per login that did not level off
-(docs/benchmarks.md). Instead each worker's consumer asks every EXPIRY_SWEEP_SECONDS for
-`expire_overdue_sessions`, a Postgres claim (`auth_sessions.expire_overdue`, `FOR UPDATE SKIP
-LOCKED`): sweeps of several workers side by side expire each login once, and a prompt is closed
-at most a few seconds after its login ended.
+count it, and close its Telegram prompt. Not with a countdown task per login: Celery keeps every
+countdown task in the worker's main process until it is due (Redis has no delayed delivery), so
+the worker's memory would follow the logins (docs/benchmarks.md, the soak). Instead each
+worker's consumer asks every EXPIRY_SWEEP_SECONDS for `expire_overdue_sessions`, a Postgres
+claim (`auth_sessions.expire_overdue`, `FOR UPDATE SKIP LOCKED`): sweeps of several workers side
+by side expire each login once, and a prompt is closed at most a few seconds after its login
+ended.
 
 The timer is Celery's own (the consumer's, as its heartbeats use), so the sweep runs wherever a
 worker runs; beat stays optional for it.
