@@ -26,11 +26,7 @@ MAX_WAIT_SECONDS = schemas.MAX_WAIT_SECONDS
 bp = Blueprint("auth_api", __name__, url_prefix="/api/auth")
 
 
-@bp.after_request
-def forbid_caching(response: Response) -> Response:
-    """Keep session states and tokens out of every cache (RFC 6749 section 5.1)."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(jwt_tokens.forbid_caching)
 
 
 @bp.post("/init")
@@ -269,14 +265,8 @@ def refresh_tokens(body: schemas.RefreshRequest) -> Response:
 @openapi.operation(responses={200: schemas.UserProfile}, bearer=True, errors=openapi.BACKEND_ERRORS)
 def me() -> Response:
     """Return the logged-in user's profile."""
-    try:
-        user_id = int(get_jwt_identity())
-    except (TypeError, ValueError):
-        raise ApiError(401, "invalid_token", "The token is invalid.", jwt_tokens.BEARER_CHALLENGE) from None
     with db.transaction() as conn:
-        user = users.get(conn, user_id)
-    if user is None:
-        raise ApiError(401, "invalid_token", "The user no longer exists.", jwt_tokens.BEARER_CHALLENGE)
+        user = jwt_tokens.token_user(conn)
     return jsonify(users.public_profile(user))
 
 
