@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 # Rebuilt whenever a requirements file changes.
 STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
+SOAK_ARGS ?=
 # pytest exits 5 when a layer selects no test yet: that is not a failure of that layer.
 PYTEST_LAYER = echo "$(PY) -m pytest -m $(1) $(PYTEST_ARGS)"; status=0; $(PY) -m pytest -m $(1) $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no $(1) tests yet"; status=0; fi; exit $$status
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run phone doctor migrate test test-unit test-integration test-e2e security-report bench clean
+.PHONY: help venv run phone doctor migrate test test-unit test-integration test-e2e security-report bench soak clean
 
 help: ## list the targets
 	@echo "Dance of Mind: make <target>"
@@ -53,6 +54,9 @@ security-report: $(STAMP) ## run the fault and bad-input tests, print what was s
 
 bench: $(STAMP) ## benchmark the whole system on embedded services, ~7 min (BENCH_ARGS=--quick or --save)
 	$(PY) -m bench $(BENCH_ARGS)
+
+soak: $(STAMP) ## whole logins for 10 min on embedded services: memory per process and Redis over time (SOAK_ARGS=--minutes 2, --save)
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 clean: ## remove .venv, .devstack (dev database, JWT key) and test artifacts
 	rm -rf $(VENV) .devstack test-artifacts

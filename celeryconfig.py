@@ -15,7 +15,7 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.delivery", "tasks.email_delivery", "tasks.passkey_notices", "tasks.recovery", "tasks.retention")
+imports = ("tasks.delivery", "tasks.email_delivery", "tasks.expiry", "tasks.passkey_notices", "tasks.recovery", "tasks.retention")
 
 # Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
 # hosts at once: each job is idempotent, so a second copy only repeats work already done.
@@ -39,7 +39,8 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
 # Redis redelivers unacknowledged tasks after this many seconds; it must exceed the longest
-# countdown (the session TTL) or the expiry task would run twice (harmless, but noisy).
+# countdown (a 429's retry_after, a prompt's retry; at most the session TTL) or that task would
+# run twice (harmless, but noisy).
 broker_transport_options = {
     "visibility_timeout": max(3600, _settings.auth_session_ttl * 2),
     # A hung Redis (frozen, or packets dropped) accepts connections and never answers: these

@@ -13,17 +13,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Update, User
-from telegram import Message as TelegramMessage
-from telegram.error import BadRequest
+from telegram import Update, User
 from telegram.ext import ContextTypes
 
 import jobs
+from botrunner import replies
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, prompt_holds, prompts, texts, token_families, users
 from core.account_menu import AccountCallback
 from core.prompts import Message
-from telegram_sender import keyboards
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +41,14 @@ class ButtonResult:
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the commands."""
     language = language_of(update, context)
-    await _reply(update, account_menu.help_message(language, settings_of(context).site_name))
+    await replies.reply(update, account_menu.help_message(language, settings_of(context).site_name))
 
 
 async def sessions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the sender's active logins, newest first, each with a button that ends it."""
     language = language_of(update, context)
     user, families = await asyncio.to_thread(_active_logins, update.effective_user)
-    await _reply(update, account_menu.sessions_list(families, language) if user else account_menu.not_linked(language))
+    await replies.reply(update, account_menu.sessions_list(families, language) if user else account_menu.not_linked(language))
 
 
 async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,10 +56,10 @@ async def logout_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     language = language_of(update, context)
     user, families = await asyncio.to_thread(_active_logins, update.effective_user)
     if user is None:
-        await _reply(update, account_menu.not_linked(language))
+        await replies.reply(update, account_menu.not_linked(language))
         return
     passkey_count = await asyncio.to_thread(_passkey_count, user["id"])
-    await _reply(update, account_menu.logout_all_confirmation(len(families), language, passkey_count))
+    await replies.reply(update, account_menu.logout_all_confirmation(len(families), language, passkey_count))
 
 
 async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -69,9 +67,9 @@ async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = language_of(update, context)
     user, _ = await asyncio.to_thread(_active_logins, update.effective_user)
     if user is None:
-        await _reply(update, account_menu.not_linked(language))
+        await replies.reply(update, account_menu.not_linked(language))
         return
-    await _reply(update, account_menu.unlink_confirmation(user["phone_number"], language))
+    await replies.reply(update, account_menu.unlink_confirmation(user["phone_number"], language))
 
 
 def _active_logins(sender: User) -> tuple[Row | None, list[Row]]:
@@ -85,9 +83,6 @@ def _passkey_count(user_id: int) -> int:
     with db.transaction() as conn:
         return passkeys.count_for_user(conn, user_id)
 
-
-async def _reply(update: Update, message: Message) -> None:
-    await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))
 
 
 async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -104,7 +99,7 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(texts.text("answer_error", language))
         raise
     try:
-        await _show(query, result.message)
+        await replies.show_in_place(query, result.message)
     finally:
         await query.answer(result.answer)
     if result.rejected_sessions:
@@ -193,19 +188,6 @@ def _unlink(conn, user: Row, language: str) -> ButtonResult:
         (unlinked_email,) if unlinked_email else (),
     )
 
-
-async def _show(query: CallbackQuery, message: Message) -> None:
-    """Replace the tapped message with the result (its buttons go, or are redrawn), if it differs."""
-    markup = keyboards.inline_markup(message)
-    current = query.message
-    # A repeated tap redraws the same state; Telegram refuses an edit that changes nothing.
-    if isinstance(current, TelegramMessage) and current.text == message.text and current.reply_markup == markup:
-        return
-    try:
-        await query.edit_message_text(message.text, reply_markup=markup)
-    except BadRequest as exc:
-        # A message older than 48 h can't be edited: the toast still says what happened.
-        log.info("account message not edited: %s", exc)
 
 
 def _close_prompts(session_pks: tuple[str, ...]) -> None:

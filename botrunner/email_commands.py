@@ -12,17 +12,15 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import CallbackQuery, Update, User
-from telegram import Message as TelegramMessage
-from telegram.error import BadRequest
+from telegram import Update, User
 from telegram.ext import ContextTypes
 
 import jobs
+from botrunner import replies
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, db, email_account, email_addresses, email_menu, events, texts, users
 from core.prompts import Message
 from core.settings import Settings
-from telegram_sender import keyboards
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +31,11 @@ async def email_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """Show the address (`/email`), or set it (`/email you@example.com`)."""
     language, settings = language_of(update, context), settings_of(context)
     if not settings.email_enabled:
-        await _reply(update, Message(email_menu.text("unavailable", language)))
+        await replies.reply(update, Message(email_menu.text("unavailable", language)))
         return
     typed = " ".join(context.args or ())
     message, emails = await asyncio.to_thread(_email_command, update.effective_user, typed, language, settings)
-    await _reply(update, message)
+    await replies.reply(update, message)
     await asyncio.to_thread(jobs.enqueue_emails, emails)
 
 
@@ -76,7 +74,7 @@ async def code_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     language, settings = language_of(update, context), settings_of(context)
     code = (update.effective_message.text or "").strip()
     message, emails = await asyncio.to_thread(_confirm, update.effective_user, code, language, settings)
-    await _reply(update, message)
+    await replies.reply(update, message)
     await asyncio.to_thread(jobs.enqueue_emails, emails)
 
 
@@ -104,7 +102,7 @@ async def email_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer(texts.text("answer_error", language))
         raise
     try:
-        await _show(query, message)
+        await replies.show_in_place(query, message)
     finally:
         await query.answer()
     await asyncio.to_thread(jobs.enqueue_emails, emails)
@@ -144,17 +142,3 @@ def _change(conn, user: dict[str, Any], language: str, settings: Settings) -> Ou
     return Message(email_menu.text("code_sent", language, address=address)), result.emails
 
 
-async def _show(query: CallbackQuery, message: Message) -> None:
-    """Replace the tapped message with the result, unless it already shows it (Telegram refuses a no-op edit)."""
-    markup = keyboards.inline_markup(message)
-    current = query.message
-    if isinstance(current, TelegramMessage) and current.text == message.text and current.reply_markup == markup:
-        return
-    try:
-        await query.edit_message_text(message.text, reply_markup=markup)
-    except BadRequest as exc:  # a message older than 48 h can't be edited
-        log.info("email message not edited: %s", exc)
-
-
-async def _reply(update: Update, message: Message) -> None:
-    await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))

@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from telegram import Message as TelegramMessage
 from telegram import Update, User
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 import jobs
+from botrunner import replies
 from botrunner.handlers import language_of, settings_of
 from core import account_menu, db, events, passkey_menu, passkeys, texts, users
 from core.passkey_menu import PasskeyCallback
 from core.prompts import Message
-from telegram_sender import keyboards
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ async def passkeys_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """List the sender's passkeys, newest first, each with a button that removes it."""
     language = language_of(update, context)
     message = await asyncio.to_thread(_list, update.effective_user, language, settings_of(context).site_name)
-    await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))
+    await replies.reply(update, message)
 
 
 def _list(sender: User, language: str, site_name: str) -> Message:
@@ -64,15 +62,7 @@ async def passkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(texts.text("answer_error", language))
         raise
     try:
-        markup = keyboards.inline_markup(result.message)
-        current = query.message
-        # A repeated tap redraws the same state; Telegram refuses an edit that changes nothing.
-        if not (isinstance(current, TelegramMessage) and current.text == result.message.text
-                and current.reply_markup == markup):
-            try:
-                await query.edit_message_text(result.message.text, reply_markup=markup)
-            except BadRequest:
-                pass  # a message older than 48 h can't be edited: the toast still says what happened
+        await replies.show_in_place(query, result.message)
     finally:
         await query.answer(result.answer)
     if result.emails:

@@ -237,8 +237,9 @@ def cancel(conn, session_id: str) -> Row | None:
 def expire_if_overdue(conn, session_pk: str) -> Row | None:
     """Mark a pending session whose `expires_at` has passed as expired; None if not due (or not pending).
 
-    The one place overdue logins are expired: the worker's timer, a status poll, a cancel and a
-    tap on stale buttons all call it, and whichever comes first makes the transition.
+    A status poll, a cancel and a tap on stale buttons call it for their own login, the worker's
+    sweep (`expire_overdue`) for every login nobody asks about, and whichever comes first makes
+    the transition.
     """
     with conn.cursor() as cur:
         cur.execute(
@@ -247,6 +248,23 @@ def expire_if_overdue(conn, session_pk: str) -> Row | None:
             (str(session_pk),),
         )
         return _changed(conn, cur.fetchone())
+
+
+def expire_overdue(conn, limit: int) -> list[Row]:
+    """Expire up to `limit` pending sessions whose `expires_at` has passed, oldest first; return them.
+
+    Rows another transaction holds are skipped (their holder or the next sweep settles them), so
+    sweeps of several workers side by side never wait for each other nor expire a login twice.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET status = 'expired', decided_at = now()"
+            " WHERE id IN (SELECT id FROM auth_sessions WHERE status = 'pending' AND expires_at <= now()"
+            " ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " AND status = 'pending' AND expires_at <= now() RETURNING *",
+            (limit,),
+        )
+        return [row for row in (_changed(conn, row) for row in cur.fetchall()) if row is not None]
 
 
 def withdraw_approval(conn, session_pk: str, user_id: int) -> Row | None:

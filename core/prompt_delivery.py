@@ -35,7 +35,9 @@ PROMPT_LEASE_SECONDS = 40
 # Kinds of delivered messages remembered in Redis (see `remember_delivery`).
 PROMPT = "prompt"
 LOGIN_NOTICE = "login-notice"
-# Longer than any copy keeps trying: a login lives minutes, the sweep runs every half minute.
+# Forgotten as soon as Postgres has the id (`forget_delivery`); this TTL only bounds a note whose
+# record never came (every copy gave up): longer than any copy keeps trying (a login lives
+# minutes, the sweep runs every half minute).
 REMEMBER_SECONDS = 3600
 
 
@@ -85,6 +87,18 @@ def remember_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: 
     except redis.RedisError as exc:
         # Only a record that fails too would then cost a duplicate; the send itself succeeded.
         log.warning("could not remember %s %s of session %s (%s)", kind, message_id, session_pk, exc)
+
+
+def forget_delivery(client: redis.Redis, kind: str, session_pk: str) -> None:
+    """Drop the note of a delivery once Postgres has recorded it (or refused it as a duplicate); best effort.
+
+    Left to its TTL, every login would keep one key in Redis for an hour (108,000 keys at 30
+    logins/s) that nothing reads once the message id is in Postgres.
+    """
+    try:
+        client.delete(_delivery_key(kind, session_pk))
+    except redis.RedisError as exc:
+        log.warning("could not forget %s of session %s (%s); it expires by itself", kind, session_pk, exc)
 
 
 def recall_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: int) -> int | None:

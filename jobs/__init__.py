@@ -18,6 +18,7 @@ from jobs import log_context  # noqa: E402,F401
 SEND_APPROVAL_PROMPT = "tasks.send_approval_prompt"
 UPDATE_PROMPT = "tasks.update_prompt"
 EXPIRE_SESSION = "tasks.expire_session"
+EXPIRE_OVERDUE_SESSIONS = "tasks.expire_overdue_sessions"
 SEND_LOGIN_NOTICE = "tasks.send_login_notice"
 RECOVER_SESSIONS = "tasks.recover_sessions"
 REQUEUE_STALLED_SESSIONS = "tasks.requeue_stalled_sessions"
@@ -35,11 +36,6 @@ def enqueue_approval_prompt(session_pk: str) -> None:
 def enqueue_prompt_update(session_pk: str) -> None:
     """Ask a worker to edit a session's prompt to show its outcome."""
     app.send_task(UPDATE_PROMPT, args=[str(session_pk)])
-
-
-def enqueue_expiry(session_pk: str, countdown: float) -> None:
-    """Ask a worker to expire a session when its time is up."""
-    app.send_task(EXPIRE_SESSION, args=[str(session_pk)], countdown=countdown)
 
 
 def enqueue_login_notice(session_pk: str) -> None:

@@ -7,6 +7,7 @@ loading the tasks; they are repeated here for callers that already import this p
 from __future__ import annotations
 
 from jobs import (  # noqa: F401
+    EXPIRE_OVERDUE_SESSIONS,
     EXPIRE_SESSION,
     PURGE_FINISHED_LOGINS,
     RECOVER_SESSIONS,
@@ -16,7 +17,6 @@ from jobs import (  # noqa: F401
     UPDATE_PROMPT,
     app,
     enqueue_approval_prompt,
-    enqueue_expiry,
     enqueue_login_notice,
     enqueue_prompt_update,
 )

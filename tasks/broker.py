@@ -7,8 +7,8 @@ detaches the transport, then closes the channel; two things then need a Redis cl
 the detached connection, and fail with AttributeError, which is not a connection error, so Celery
 gives up instead of reconnecting:
 
-- closing the channel puts the unacknowledged messages back (the worker always holds some: the
-  expiry tasks wait with a countdown);
+- closing the channel puts the unacknowledged messages back (the worker may hold some: retries
+  wait with a countdown);
 - a task that finishes after the reconnect acknowledges its message on the old channel.
 
 Here both raise the connection error they really are (Celery logs it and carries on), and a

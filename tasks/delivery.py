@@ -89,6 +89,7 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
         # prompt) or after it (and its maker sees the prompt to edit).
         recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
         current = auth_sessions.get(conn, session_pk)
+    prompt_delivery.forget_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
     if not recorded:
         log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
         with contextlib.suppress(TelegramError):
@@ -107,7 +108,11 @@ def update_prompt(self: Task, session_pk: str) -> None:
 
 @app.task(name=EXPIRE_SESSION, bind=True, base=TelegramTask, failure_event="prompt_edit_failed")
 def expire_session(self: Task, session_pk: str) -> None:
-    """Expire a session whose time is up and edit its prompt; reschedule if it fired early."""
+    """Expire a session whose time is up and edit its prompt; reschedule if it fired early.
+
+    Nothing queues it any more (tasks/expiry.py sweeps instead); it stays registered for the
+    countdowns web processes of an earlier release queued, which a new worker must still take.
+    """
     with db.transaction() as conn:
         expired = auth_sessions.expire_if_overdue(conn, session_pk)
         current = expired or auth_sessions.get(conn, session_pk)
@@ -163,6 +168,7 @@ def send_login_notice(self: Task, session_pk: str) -> None:
         prompt_delivery.remember_delivery(redis_client.get_redis(), kind, session_pk, chat_id, message_id)
     with db.transaction() as conn:
         recorded = auth_sessions.record_login_notice(conn, session_pk, message_id)
+    prompt_delivery.forget_delivery(redis_client.get_redis(), kind, session_pk)
     if not recorded:
         with contextlib.suppress(TelegramError):
             sender.delete(chat_id, message_id)

@@ -3,13 +3,12 @@ a crash, and every half minute from beat.
 
 A worker killed mid-task (SIGKILL, the OOM killer, a lost machine) leaves its tasks unacknowledged
 in Redis, and Celery redelivers them only after `visibility_timeout` (an hour: it must exceed the
-expiry countdowns). A Redis restarted without persistence loses the queue outright. Either way a
-prompt would never be sent and an expired prompt never closed. So, when a worker's consumer
-starts after a crash of the previous worker of the same name, or reconnects after losing the
-broker, it queues `recover_sessions`, which re-enqueues, for every pending login:
-
-- `expire_session` at its expiry (at once when overdue), which also closes its prompt;
-- `send_approval_prompt` when it is linked and has no prompt and no final send error.
+longest countdowns). A Redis restarted without persistence loses the queue outright. Either way a
+prompt would never be sent. So, when a worker's consumer starts after a crash of the previous
+worker of the same name, or reconnects after losing the broker, it queues `recover_sessions`,
+which re-enqueues `send_approval_prompt` for every pending login that is linked and has no
+prompt and no final send error. (Expiry needs no recovery: every worker sweeps for overdue
+logins every few seconds, tasks/expiry.py.)
 
 A worker that starts after a crash also frees the prompt leases its predecessor held, so those
 prompts go out at once. A worker lost on another host is found by beat's sweep
@@ -32,7 +31,7 @@ from celery import Task, bootsteps
 from celery.signals import worker_shutdown
 
 from core import auth_sessions, db, events, redis_client, session_recovery
-from jobs import EXPIRE_SESSION, RECOVER_SESSIONS, REQUEUE_STALLED_SESSIONS, SEND_APPROVAL_PROMPT, app
+from jobs import RECOVER_SESSIONS, REQUEUE_STALLED_SESSIONS, SEND_APPROVAL_PROMPT, app
 from tasks.retry_policy import OutageRetryingTask
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ RUNNING_KEY = "worker-running:{hostname}"
 
 @app.task(name=RECOVER_SESSIONS, bind=True, base=OutageRetryingTask)
 def recover_sessions(self: Task, why: str, crashed_worker: str | None = None) -> None:
-    """Re-enqueue every pending login's expiry and, where it is missing, its prompt."""
+    """Re-enqueue every pending login's prompt where it is missing."""
     with db.transaction() as conn:
         freed = auth_sessions.release_prompt_leases_of(conn, crashed_worker) if crashed_worker else 0
         rows = session_recovery.pending_sessions(conn)
@@ -53,7 +52,7 @@ def recover_sessions(self: Task, why: str, crashed_worker: str | None = None) ->
 
 @app.task(name=REQUEUE_STALLED_SESSIONS, bind=True, base=OutageRetryingTask)
 def requeue_stalled_sessions(self: Task) -> None:
-    """Re-enqueue the prompts whose lease lapsed (their worker died) and the expiries long overdue."""
+    """Re-enqueue the prompts whose lease lapsed (their worker died) or that no task ever leased."""
     with db.transaction() as conn:
         rows = session_recovery.stalled_sessions(conn)
     if rows:
@@ -61,13 +60,12 @@ def requeue_stalled_sessions(self: Task) -> None:
 
 
 def _requeue(task: Task, rows: list[dict[str, Any]]) -> int:
-    """Enqueue each login's expiry and, where due, its prompt; return how many prompts."""
+    """Enqueue each login's prompt where one is due; return how many."""
     # The queue this came from: a worker started with -Q must get these tasks itself.
     queue = (task.request.delivery_info or {}).get("routing_key")
     prompts = 0
     for row in rows:
         session_pk = str(row["id"])
-        app.send_task(EXPIRE_SESSION, args=[session_pk], countdown=row["expires_in"], queue=queue)
         if row["needs_prompt"]:
             app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
             prompts += 1

@@ -26,11 +26,7 @@ MAX_WAIT_SECONDS = schemas.MAX_WAIT_SECONDS
 bp = Blueprint("auth_api", __name__, url_prefix="/api/auth")
 
 
-@bp.after_request
-def forbid_caching(response: Response) -> Response:
-    """Keep session states and tokens out of every cache (RFC 6749 section 5.1)."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(jwt_tokens.forbid_caching)
 
 
 @bp.post("/init")
@@ -69,7 +65,7 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
         # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
         prompt_targets.withhold_over_budget(conn, new.row, settings.prompt_budget_per_phone)
     row = new.row
-    enqueue_session_tasks(new, linked=user is not None, ttl_seconds=settings.auth_session_ttl)
+    enqueue_session_tasks(new)
     events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=user is not None)
     body: dict[str, Any] = {
         "session_id": new.session_id,
@@ -83,16 +79,19 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     return jsonify(body), 201
 
 
-def enqueue_session_tasks(new: auth_sessions.NewSession, linked: bool, ttl_seconds: int) -> None:
-    """Queue the expiry (and the prompt, if linked); on failure cancel the session and raise 503."""
+def enqueue_session_tasks(new: auth_sessions.NewSession) -> None:
+    """Queue the prompt task; on failure cancel the session and raise 503.
+
+    Queued for unlinked phones too (the worker finds nothing to send), so the broker is asked the
+    same for every phone. No expiry task: the worker's sweep expires whatever nobody decided
+    (tasks/expiry.py), instead of a countdown per login held in the worker's memory.
+    """
     session_pk = str(new.row["id"])
     try:
-        tasks.enqueue_expiry(session_pk, countdown=ttl_seconds)
-        if linked:
-            tasks.enqueue_approval_prompt(session_pk)
+        tasks.enqueue_approval_prompt(session_pk)
     except Exception as exc:  # kombu, redis or socket errors: the broker is unreachable
         events.emit("session_enqueue_failed", session=session_pk, error=type(exc).__name__)
-        # Nothing half-done: a session whose prompt or expiry was never queued must not live on.
+        # Nothing half-done: a session whose prompt was never queued must not live on.
         with db.transaction() as conn:
             auth_sessions.cancel(conn, new.session_id)
         raise ServiceUnavailable("redis", "could not enqueue the session's tasks") from exc
@@ -267,14 +266,8 @@ def refresh_tokens(body: schemas.RefreshRequest) -> Response:
 @openapi.operation(responses={200: schemas.UserProfile}, bearer=True, errors=openapi.BACKEND_ERRORS)
 def me() -> Response:
     """Return the logged-in user's profile."""
-    try:
-        user_id = int(get_jwt_identity())
-    except (TypeError, ValueError):
-        raise ApiError(401, "invalid_token", "The token is invalid.", jwt_tokens.BEARER_CHALLENGE) from None
     with db.transaction() as conn:
-        user = users.get(conn, user_id)
-    if user is None:
-        raise ApiError(401, "invalid_token", "The user no longer exists.", jwt_tokens.BEARER_CHALLENGE)
+        user = jwt_tokens.token_user(conn)
     return jsonify(users.public_profile(user))
 
 

@@ -7,7 +7,7 @@ the emails they recorded once the transaction is committed. No email is sent in 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
-from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_jwt_extended import jwt_required
 
 from core import db, direct_logins, email_account, email_addresses, email_codes, events, users
 from core.settings import Settings
@@ -20,11 +20,7 @@ bp = Blueprint("email_api", __name__, url_prefix="/api/auth/email")
 EMAIL_UNAVAILABLE = {503: ("email_unavailable", "service_unavailable")}
 
 
-@bp.after_request
-def forbid_caching(response: Response) -> Response:
-    """Keep tokens and account data out of every cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(jwt_tokens.forbid_caching)
 
 
 @bp.post("")
@@ -42,7 +38,7 @@ def add_email(body: email_schemas.EmailRequest) -> tuple[Response, int]:
     address = _address(body.email)
     rate_limits.check_email_per_address(address)
     with db.transaction() as conn:
-        user = _current_user(conn)
+        user = jwt_tokens.token_user(conn)
         result = email_account.request_address(conn, user, address, settings.bot_default_language)
     if result.outcome is email_account.Requested.NEEDS_TELEGRAM:
         raise ApiError.of("email_change_in_telegram")
@@ -66,7 +62,7 @@ def confirm_email(body: email_schemas.EmailConfirmRequest) -> Response:
     settings = _settings()
     rate_limits.check_email_per_ip()
     with db.transaction() as conn:
-        user = _current_user(conn)
+        user = jwt_tokens.token_user(conn)
         result = email_account.confirm(conn, user, body.code, settings.bot_default_language)
     if result.outcome is email_account.Confirmed.WRONG_CODE:
         raise ApiError.of("invalid_code")
@@ -125,17 +121,6 @@ def _address(raw: str) -> str:
         return email_addresses.normalize(raw)
     except email_addresses.InvalidEmail:
         raise ApiError.of("invalid_email") from None
-
-
-def _current_user(conn) -> dict:
-    """Return the account of the access token (its family is already checked live by the JWT loaders)."""
-    try:
-        user = users.get(conn, int(get_jwt_identity()))
-    except (TypeError, ValueError):
-        user = None
-    if user is None:
-        raise ApiError(401, "invalid_token", "The user no longer exists.", jwt_tokens.BEARER_CHALLENGE)
-    return user
 
 
 def _settings() -> Settings:

@@ -7,10 +7,10 @@ from typing import Any
 
 import jwt
 from flask import Flask, Response, current_app
-from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token, get_jwt, get_jwt_identity
 from flask_jwt_extended.exceptions import JWTExtendedException
 
-from core import db, token_families
+from core import db, token_families, users
 from core.settings import Settings
 from webapp.errors import ApiError, error_response
 
@@ -135,3 +135,25 @@ def decode_refresh_token(token: str) -> tuple[str, str]:
     ):
         raise ApiError(401, "invalid_token", "The token is invalid.", BEARER_CHALLENGE)
     return family_id, jti
+
+
+def token_user(conn) -> dict[str, Any]:
+    """Return the account of the request's access token (its family was checked live by the loaders), or raise 401."""
+    try:
+        user = users.get(conn, int(get_jwt_identity()))
+    except (TypeError, ValueError):
+        user = None
+    if user is None:
+        raise ApiError(401, "invalid_token", "The user of this token no longer exists.", BEARER_CHALLENGE)
+    return user
+
+
+def token_family() -> str:
+    """Return the login (token family id) of the request's access token."""
+    return get_jwt()[FAMILY_CLAIM]
+
+
+def forbid_caching(response: Response) -> Response:
+    """Keep tokens, session states, challenges and account data out of every cache (RFC 6749 section 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

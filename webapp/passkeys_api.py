@@ -12,9 +12,9 @@ from typing import Any, Iterator
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
+from flask_jwt_extended import jwt_required
 
-from core import db, direct_logins as core_direct_logins, events, passkeys, users
+from core import db, direct_logins as core_direct_logins, events, passkeys
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from jobs import passkey_notices
@@ -29,11 +29,7 @@ LIMITED = {429: ("rate_limited",), **openapi.BACKEND_ERRORS}
 CEREMONY_ERRORS = {400: ("invalid_credential", "passkey_challenge_expired")}
 
 
-@bp.after_request
-def forbid_caching(response: Response) -> Response:
-    """Keep challenges and tokens out of every cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(jwt_tokens.forbid_caching)
 
 
 @bp.post("/registration/options")
@@ -168,15 +164,8 @@ def _redis_failures() -> Iterator[None]:
 
 def _token_owner() -> tuple[dict[str, Any], str]:
     """Return the user of the request's access token and its login (token family)."""
-    try:
-        user_id = int(get_jwt_identity())
-    except (TypeError, ValueError):
-        raise ApiError(401, "invalid_token", "The token is invalid.", jwt_tokens.BEARER_CHALLENGE) from None
     with db.transaction() as conn:
-        user = users.get(conn, user_id)
-    if user is None:
-        raise ApiError(401, "invalid_token", "The user no longer exists.", jwt_tokens.BEARER_CHALLENGE)
-    return user, get_jwt()[jwt_tokens.FAMILY_CLAIM]
+        return jwt_tokens.token_user(conn), jwt_tokens.token_family()
 
 
 def _settings() -> Settings:

@@ -51,8 +51,8 @@ def test_redis_stopped_gives_quick_503s_and_recovery_without_restarts(
 ) -> None:
     pending = browser.init(linked_person.phone)
     linked_person.wait_for_prompt()
-    # Redis goes right after a login: the worker then holds unacknowledged messages (the expiry
-    # countdowns, the login notice), which made Celery 5.7 exit on every try (tasks/broker.py).
+    # Redis goes right after a login: the worker may then hold unacknowledged messages (a sweep,
+    # a prompt's edit), which made Celery 5.7 exit on every try (tasks/broker.py).
     tokens = log_in(browser, linked_person)
     processes_before = pids(faults)
 

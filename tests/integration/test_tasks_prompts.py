@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 
+import jobs
 from core import auth_sessions, db, prompts, texts
 from core.errors import ServiceUnavailable
 from telegram_sender import sender as telegram_client
 from tasks.delivery import expire_session, send_approval_prompt, update_prompt
+from tasks.expiry import expire_overdue_sessions
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import record_fails_once
 
@@ -354,4 +356,42 @@ def test_tasks_share_one_event_loop_and_bot(kit: Kit, fake_telegram: EmulatorCli
     assert telegram_client.bot() is bot and telegram_client._loop is loop and not loop.is_closed()
     assert len(fake_telegram.bot_messages(user["telegram_id"])) == 2
     assert len(fake_telegram.calls("getMe")) == 1
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_recorded_prompt_leaves_no_delivery_note_in_redis(
+    kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session = kit.new_session(user["phone_number"])
+    session_pk = str(session.row["id"])
+
+    send_approval_prompt.apply(args=[session_pk])
+
+    # Once Postgres has the message id, the note that covered the gap before the record is dropped,
+    # instead of living its hour: one key less per login.
+    assert kit.session_row(session_pk)["prompt_message_id"] is not None
+    assert not redis.Redis.from_url(worker_env.redis_url).exists(f"sent-message:prompt:{session_pk}")
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_the_expiry_sweep_expires_overdue_logins_once_and_closes_only_real_prompts(
+    kit: Kit, fake_telegram: EmulatorClient, celery_queue: Any
+) -> None:
+    user = kit.linked_user()
+    prompted = str(kit.new_session(user["phone_number"]).row["id"])
+    send_approval_prompt.apply(args=[prompted])
+    unprompted = str(kit.new_session("+79160000003").row["id"])
+    fresh = str(kit.new_session(user["phone_number"]).row["id"])
+    kit.make_overdue(prompted)
+    kit.make_overdue(unprompted)
+
+    assert expire_overdue_sessions.apply().get() == 2
+    assert expire_overdue_sessions.apply().get() == 0  # a second sweep (another worker's) finds nothing
+
+    assert [kit.session_row(pk)["status"] for pk in (prompted, unprompted, fresh)] == ["expired", "expired", "pending"]
+    assert celery_queue() == [(jobs.UPDATE_PROMPT, [prompted])]
+    update_prompt.apply(args=[prompted])
+    [message] = fake_telegram.bot_messages(user["telegram_id"])
+    assert message["reply_markup"] is None and texts.text("outcome_expired", "en") in message["text"]
     assert fake_telegram.invalid_calls() == []

@@ -24,8 +24,7 @@ def test_a_worker_honours_429_sends_once_and_expires_on_time(
     session_pk = str(session.row["id"])
     fake_telegram.add_fault("sendMessage", "429", retry_after=2)
 
-    # What the web app does after committing a new session.
-    tasks.enqueue_expiry(session_pk, countdown=5)
+    # What the web app does after committing a new session; the worker's own sweep expires it.
     tasks.enqueue_approval_prompt(session_pk)
     tasks.enqueue_approval_prompt(session_pk)  # a duplicate: the bot's contact flow, say
 

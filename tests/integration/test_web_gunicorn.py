@@ -99,7 +99,8 @@ def test_gunicorn_serves_the_api_and_enqueues_on_the_real_broker(gunicorn, redis
         status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": "+79161234567"}).encode())
         assert status == 201, body
         queued = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
-        assert [message["headers"]["task"] for message in queued] == ["tasks.expire_session"]
+        assert [message["headers"]["task"] for message in queued] == ["tasks.send_approval_prompt"]
+        assert [message["headers"]["eta"] for message in queued] == [None]  # no countdown held per login
 
         status, polled = request(base_url, "GET", f"/api/auth/status/{body['session_id']}")
         assert (status, polled["status"]) == (200, "pending")
