@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bench import costs, open_loop
+from bench import costs, open_loop, steady
 
 
 def test_the_schedule_spaces_logins_evenly_whatever_happens_to_them():
@@ -67,3 +67,10 @@ def test_redis_commands_are_also_counted_by_name_most_frequent_first():
     before = costs.Reading({}, {"redis:evalsha": 0, "redis:lpush": 0, "redis:get": 3})
     cost = costs.Cost(costs.Reading({}, named).minus(before), logins=10, seconds=1.0)
     assert cost.redis_per_login(top=5) == [("evalsha", 3.0), ("lpush", 1.0)]
+
+
+def test_the_backlog_note_compares_the_first_and_last_tenth_of_the_logins():
+    logins = [open_loop.OpenLogin(due=i / 30, to_prompt=0.1 + i * 0.01) for i in range(100)]
+    run = open_loop.OpenLoopRun(logins, seconds=3.3, max_start_lag=0.0)
+    # First tenth: 0.10 .. 0.19 s; last tenth: 1.00 .. 1.09 s (nearest-rank medians).
+    assert steady.backlog_note(run) == "p50 of the first / last tenth: 140 / 1,040 ms"
