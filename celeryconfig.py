@@ -39,8 +39,8 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 # Prefork children per worker, whatever the cores (Celery's default is one per core): a prompt
 # task mostly waits (Postgres commits, Telegram's answer, turns of the send budget), so on 2 cores
-# two children topped out near 33 prompts/s, under Telegram's 30/s once the queue varied
-# (bench: p99 init -> tokens 1.8 s with 2, 0.83 s with 4). `celery worker --concurrency N` overrides it.
+# two children topped out near 33 prompts/s, too close to Telegram's 30/s: their queue grew
+# whenever tasks slowed (docs/benchmarks.md). `celery worker --concurrency N` overrides it.
 worker_concurrency = 4
 
 # Redis redelivers unacknowledged tasks after this many seconds; it must exceed the longest
