@@ -289,15 +289,20 @@ def consume(conn, session_id: str) -> Row | None:
         return _changed(conn, cur.fetchone())
 
 
-def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> bool:
-    """Remember where the approval prompt was sent; False if one was already recorded."""
+def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> str | None:
+    """Remember where the approval prompt was sent; return the session's status then, or None if one was already recorded.
+
+    The update locks the row: a decision committed before it shows in that status (the caller
+    closes the prompt), one after it finds the prompt recorded (and its maker edits it).
+    """
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE auth_sessions SET prompt_chat_id = %s, prompt_message_id = %s, prompt_language = %s,"
-            " prompt_error = NULL WHERE id = %s AND prompt_message_id IS NULL RETURNING id",
+            " prompt_error = NULL WHERE id = %s AND prompt_message_id IS NULL RETURNING status",
             (chat_id, message_id, language, str(session_pk)),
         )
-        return cur.fetchone() is not None
+        row = cur.fetchone()
+        return row["status"] if row is not None else None
 
 
 def record_prompt_error(conn, session_pk: str, error: str) -> None:

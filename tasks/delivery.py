@@ -85,18 +85,17 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
         prompt_delivery.remember_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk, chat_id,
                                           message_id)
     with db.transaction() as conn:
-        # record_prompt locks the row: a decision lands before it (seen here: we close the
+        # record_prompt locks the row: a decision lands before it (its status, here: we close the
         # prompt) or after it (and its maker sees the prompt to edit).
-        recorded = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
-        current = auth_sessions.get(conn, session_pk)
+        status = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
     prompt_delivery.forget_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
-    if not recorded:
+    if status is None:
         log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
         with contextlib.suppress(TelegramError):
             sender.delete(chat_id, message_id)
         return
     events.emit("prompt_sent", session=session_pk, telegram_id=chat_id, message_id=message_id)
-    if current["status"] != auth_sessions.PENDING:
+    if status != auth_sessions.PENDING:
         _close_prompt(task, session_pk, may_claim=True)  # decided meanwhile: nobody else saw a prompt
 
 

@@ -114,6 +114,15 @@ def test_cancel_only_while_pending(core_db):
 def test_prompt_is_recorded_once(core_db):
     user, new = linked_session()
     with db.transaction() as conn:
-        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 10, "en") is True
-        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 11, "en") is False
+        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 10, "en") == "pending"
+        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 11, "en") is None
         assert auth_sessions.get(conn, new.row["id"])["prompt_message_id"] == 10
+
+
+def test_recording_a_prompt_tells_the_decision_made_before_it(core_db):
+    # The worker closes a prompt that arrived after its login was decided, without another read.
+    user, new = linked_session()
+    with db.transaction() as conn:
+        assert auth_sessions.approve(conn, new.row["id"], user["telegram_id"]) is not None
+    with db.transaction() as conn:
+        assert auth_sessions.record_prompt(conn, new.row["id"], user["telegram_id"], 10, "en") == "approved"
