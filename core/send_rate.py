@@ -24,20 +24,32 @@ KEY = "telegram-send-budget"
 # (Telegram tolerates short bursts over its ~30/s; a stretch of 0.1 s would cap us at 27.3/s).
 JITTER_MARGIN_SECONDS = 0.02
 
-# Returns 0 when a send is granted (and recorded), else the microseconds until one is.
+# Books the caller's turn: now if the window has room, else the moment the send `amount` places
+# before it leaves the window (turns already booked count), so one call per send suffices and
+# turns go in the order they were asked for. Any window of the rate's length then holds at most
+# `amount` sends. ARGV: window (us), amount, a unique member, the longest wait to book (us).
+# Returns the microseconds until the booked turn (0: now), or minus the wait when that is longer
+# than the caller would wait (nothing booked).
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
 local amount = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < amount then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-  return 0
+local count = redis.call('ZCARD', KEYS[1])
+local at = now
+if count >= amount then
+  local blocker = redis.call('ZRANGE', KEYS[1], count - amount, count - amount, 'WITHSCORES')
+  at = math.max(now, tonumber(blocker[2]) + window)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local wait = at - now
+if wait > max_wait then
+  return -wait
+end
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil((wait + window) / 1000))
+return wait
 """
 
 
@@ -70,7 +82,7 @@ def key_for(bot_token: str) -> str:
 
 
 class SendBudget:
-    """The shared budget: take a turn before each call that sends or edits a message."""
+    """The shared budget: book a turn before each call that sends a message, then send at that turn."""
 
     def __init__(self, client: redis.Redis, rate: SendRate, key: str) -> None:
         self.rate = rate
@@ -80,6 +92,15 @@ class SendBudget:
 
     def try_acquire(self) -> float:
         """Take one send if the budget allows it now: return 0.0, else the seconds until it does."""
+        wait = self.book(max_wait=0.0)
+        return 0.0 if wait == 0 else -wait
+
+    def book(self, max_wait: float) -> float:
+        """Book the next turn if it comes within `max_wait` s: return the seconds until it (0.0: now).
+
+        A turn further away is not booked: then minus the seconds until it.
+        """
         # A unique member: two sends in the same microsecond must both count.
-        wait_us = int(self._script(keys=[self.key], args=[self._window_us, self.rate.amount, uuid.uuid4().hex]))
+        wait_us = int(self._script(keys=[self.key], args=[self._window_us, self.rate.amount, uuid.uuid4().hex,
+                                                           int(max_wait * 1_000_000)]))
         return wait_us / 1_000_000

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -87,18 +86,19 @@ class RateLimitedRequest(HTTPXRequest):
 
 
 async def take_turn(budget: send_rate.SendBudget, max_wait: float = MAX_WAIT_SECONDS, off_loop: bool = True) -> None:
-    """Wait until the budget grants a send; raise SendBudgetSpent rather than wait past `max_wait`."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        try:
-            # Off the event loop where it serves others: the bot's loop serves every update while
-            # Redis answers (or hangs); Redis's own timeouts bound the direct call.
-            wait = await asyncio.to_thread(budget.try_acquire) if off_loop else budget.try_acquire()
-        except redis.RedisError as exc:
-            log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
-            return
-        if wait <= 0:
-            return
-        if time.monotonic() + wait > deadline:
-            raise SendBudgetSpent(timedelta(seconds=wait))
+    """Book a turn from the budget and wait for it; raise SendBudgetSpent rather than wait past `max_wait`.
+
+    One question to Redis per send: the budget books the turn (in the order asked), so waiting
+    callers don't wake together to ask again and again.
+    """
+    try:
+        # Off the event loop where it serves others: the bot's loop serves every update while
+        # Redis answers (or hangs); Redis's own timeouts bound the direct call.
+        wait = await asyncio.to_thread(budget.book, max_wait) if off_loop else budget.book(max_wait)
+    except redis.RedisError as exc:
+        log.warning("send budget unavailable (%s); sending without it", type(exc).__name__)
+        return
+    if wait < 0:
+        raise SendBudgetSpent(timedelta(seconds=-wait))
+    if wait > 0:
         await asyncio.sleep(wait)

@@ -158,3 +158,36 @@ def test_our_own_wait_is_not_taken_for_telegram_flood_control_of_the_chat(worker
     with pytest.raises(RetryAfter), sender._flood_control(chat_id):
         raise RetryAfter(timedelta(seconds=5))  # Telegram's own 429
     assert client.exists(flood_key)
+
+
+def test_turns_are_booked_in_the_order_asked_one_question_each(bot_settings, clean_budget):
+    client = redis.Redis.from_url(bot_settings.redis_url)
+    budget = send_rate.SendBudget(client, send_rate.parse("2/second"), clean_budget)
+    window = 1 + send_rate.JITTER_MARGIN_SECONDS
+
+    waits = [budget.book(max_wait=5.0) for _ in range(5)]
+    # Two now, two when those leave the window, one a window later: each booked by its one call.
+    assert waits[:2] == [0.0, 0.0]
+    assert window - 0.1 < waits[2] <= waits[3] <= window
+    assert 2 * window - 0.1 < waits[4] <= 2 * window
+    assert client.zcard(clean_budget) == 5
+    # Further than the caller would wait: nothing booked, minus the wait.
+    assert -2 * window - 0.1 < budget.book(max_wait=0.5) < -window + 0.1
+    assert client.zcard(clean_budget) == 5
+
+
+def test_sends_at_their_booked_turns_keep_to_the_rate(bot_settings, clean_budget):
+    budget = send_rate.SendBudget(redis.Redis.from_url(bot_settings.redis_url), send_rate.parse("5/second"), clean_budget)
+
+    async def send_at_turn(times: list[float]) -> None:
+        await take_turn(budget, off_loop=False)
+        times.append(time.monotonic())
+
+    async def many() -> list[float]:
+        times: list[float] = []
+        await asyncio.gather(*(send_at_turn(times) for _ in range(12)))
+        return times
+
+    times = asyncio.run(many())
+    assert len(times) == 12 and most_in_any_window(times, 1.0) <= 5
+    assert max(times) - min(times) >= 2.0  # 12 at 5 a second: three windows
