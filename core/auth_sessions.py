@@ -377,12 +377,25 @@ def release_prompt_lease(conn, session_pk: str, owner: str) -> None:
         )
 
 
-def release_prompt_leases_of(conn, worker: str) -> int:
-    """Free the unfinished prompt leases of a worker known to be dead; return how many."""
+def release_ended_prompt_lease(conn, session_pk: str) -> None:
+    """Give up the lease on a login's prompt whoever holds it (its login ended; nothing is sent any more)."""
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE auth_sessions SET prompt_lease_until = NULL"
-            " WHERE prompt_lease_worker = %s AND prompt_lease_until IS NOT NULL AND prompt_message_id IS NULL",
+            "UPDATE auth_sessions SET prompt_lease_until = NULL WHERE id = %s AND status <> 'pending'",
+            (str(session_pk),),
+        )
+
+
+def release_prompt_leases_of(conn, worker: str) -> int:
+    """Free the unfinished prompt leases of a worker known to be dead on pending logins; return how many.
+
+    An ended login keeps its lease: it marks a prompt that may have been delivered unrecorded
+    (`session_recovery.unrecorded_prompts`).
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE auth_sessions SET prompt_lease_until = NULL WHERE prompt_lease_worker = %s"
+            " AND prompt_lease_until IS NOT NULL AND prompt_message_id IS NULL AND status = 'pending'",
             (worker,),
         )
         return cur.rowcount

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from core import auth_sessions, events, prompt_targets
+from core import auth_sessions, events, prompt_targets, texts, users
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Claim(enum.Enum):
 
     SEND = "send"  # the lease is ours: send (or record a delivery remembered earlier)
     BUSY = "busy"  # another live copy holds the lease: look again later
+    UNRECORDED = "unrecorded"  # the login ended with no prompt recorded: close one a sender delivered, if any
     NOTHING = "nothing"  # no prompt is to be sent (sent, decided, not linked, held...)
 
 
@@ -65,11 +66,44 @@ def claim_prompt(conn, session_pk: str, owner: str, worker: str) -> PromptClaim:
         assert target.user is not None
         events.emit("prompt_withheld", session=session_pk, telegram_id=target.user["telegram_id"],
                     reason=target.blocker.value)
+    if target.blocker is prompt_targets.Blocker.NOT_PENDING and _may_have_unrecorded_prompt(target.session):
+        return PromptClaim(Claim.UNRECORDED, target.session, target.user)
     if not target.send:
         return PromptClaim(Claim.NOTHING)
     if not auth_sessions.take_prompt_lease(conn, session_pk, owner, worker, PROMPT_LEASE_SECONDS):
         return PromptClaim(Claim.BUSY)
     return PromptClaim(Claim.SEND, target.session, target.user)
+
+
+def _may_have_unrecorded_prompt(session: Row | None) -> bool:
+    # An ended login without a recorded prompt: a sender may have delivered one and then died, or
+    # failed to record it (Postgres down) until the login ended. Rare (a send task meets an ended
+    # login only on a retry or a sweep), so looking for its delivery note costs next to nothing.
+    return session is not None and session["prompt_message_id"] is None
+
+
+def adopt_unrecorded_prompt(conn, session_pk: str, chat_id: int, message_id: int, default_language: str) -> Row | None:
+    """Record a prompt that a dead sender delivered for a login that ended meanwhile; the session row, or None.
+
+    Such a prompt is in a chat with its buttons live, and nobody else knows its message id: once
+    recorded, the caller closes it like any decided prompt. An overdue login is expired here
+    first, so its status is final. None when another copy recorded it first.
+    """
+    auth_sessions.expire_if_overdue(conn, session_pk)
+    user = users.get_by_telegram_id(conn, chat_id)
+    language = texts.pick_language(default_language, (user or {}).get("language_code"))
+    if not auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language):
+        return None
+    return auth_sessions.get(conn, session_pk)
+
+
+def give_up_unrecorded(conn, session_pk: str) -> None:
+    """Settle an ended login that has no delivered prompt to adopt: expire it if overdue, give its lease back.
+
+    Without a lease the sweeps stop asking about it.
+    """
+    auth_sessions.expire_if_overdue(conn, session_pk)
+    auth_sessions.release_ended_prompt_lease(conn, session_pk)
 
 
 def _delivery_key(kind: str, session_pk: str) -> str:
@@ -103,6 +137,13 @@ def forget_delivery(client: redis.Redis, kind: str, session_pk: str) -> None:
 
 def recall_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: int) -> int | None:
     """Return the message id already delivered to `chat_id` for this login but not recorded, or None."""
+    delivered = recall_any_delivery(client, kind, session_pk)
+    # Another chat: the phone was linked to another account since; that message is not this one's.
+    return delivered[1] if delivered is not None and delivered[0] == chat_id else None
+
+
+def recall_any_delivery(client: redis.Redis, kind: str, session_pk: str) -> tuple[int, int] | None:
+    """Return the chat and message id delivered for this login but not recorded, or None."""
     try:
         value = client.get(_delivery_key(kind, session_pk))
     except redis.RedisError as exc:
@@ -110,9 +151,8 @@ def recall_delivery(client: redis.Redis, kind: str, session_pk: str, chat_id: in
         return None
     if value is None:
         return None
-    remembered_chat, _, message_id = value.decode().partition(":")
-    # Another chat: the phone was linked to another account since; that message is not this one's.
-    return int(message_id) if remembered_chat == str(chat_id) else None
+    chat_id, _, message_id = value.decode().partition(":")
+    return int(chat_id), int(message_id)
 
 
 def mark_failing(client: redis.Redis, seconds: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import prompt_targets
+from core import prompt_delivery, prompt_targets
 
 Row = dict[str, Any]
 
@@ -61,3 +61,22 @@ def stalled_sessions(conn, limit: int = MAX_SESSIONS) -> list[Row]:
             (UNEXPIRED_SECONDS, UNCLAIMED_PROMPT_SECONDS, limit),
         )
         return cur.fetchall()
+
+
+def unrecorded_prompts(conn, crashed_worker: str | None, limit: int = MAX_SESSIONS) -> list[str]:
+    """Return the ended (or overdue) logins whose prompt a dead sender may have delivered without recording it.
+
+    Their sender held the lease when it died: `crashed_worker`'s leases, or any lease that lapsed.
+    Such a prompt may sit in a chat with live buttons; the send task, queued again, finds its
+    delivery note and closes it (`prompt_delivery.Claim.UNRECORDED`). Only as far back as the
+    notes live.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM auth_sessions WHERE prompt_message_id IS NULL AND prompt_lease_until IS NOT NULL"
+            " AND (status <> 'pending' OR expires_at <= now())"
+            " AND (prompt_lease_until < now() OR prompt_lease_worker = %s)"
+            " AND created_at > now() - make_interval(secs => %s) LIMIT %s",
+            (crashed_worker, prompt_delivery.REMEMBER_SECONDS, limit),
+        )
+        return [str(row["id"]) for row in cur.fetchall()]

@@ -61,6 +61,8 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
     if claim.outcome is prompt_delivery.Claim.BUSY:
         # Never gives up while the login lives (the claim ends it): the holder may be a dead worker.
         raise self.retry(countdown=LEASE_BUSY_RETRY_SECONDS, max_retries=self.request.retries + 1)
+    if claim.outcome is prompt_delivery.Claim.UNRECORDED:
+        _adopt_unrecorded_prompt(self, session_pk)
     if claim.outcome is prompt_delivery.Claim.SEND:
         try:
             _send_prompt(self, claim.session, claim.user)
@@ -88,7 +90,11 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
         # record_prompt locks the row: a decision lands before it (its status, here: we close the
         # prompt) or after it (and its maker sees the prompt to edit).
         status = auth_sessions.record_prompt(conn, session_pk, chat_id, message_id, language)
+        # Read back only when another prompt was recorded (rare): was it this very message?
+        recorded = auth_sessions.get(conn, session_pk) if status is None else None
     prompt_delivery.forget_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
+    if status is None and recorded is not None and recorded["prompt_message_id"] == message_id:
+        return  # a copy that found our delivery note recorded this very message (and closes it)
     if status is None:
         log.warning("session %s already had a prompt; deleting the duplicate", session_pk)
         with contextlib.suppress(TelegramError):
@@ -97,6 +103,25 @@ def _send_prompt(task: Task, session: Row, user: Row) -> None:
     events.emit("prompt_sent", session=session_pk, telegram_id=chat_id, message_id=message_id)
     if status != auth_sessions.PENDING:
         _close_prompt(task, session_pk, may_claim=True)  # decided meanwhile: nobody else saw a prompt
+
+
+def _adopt_unrecorded_prompt(task: Task, session_pk: str) -> None:
+    """Close the prompt a dead sender delivered but never recorded, now that its login has ended.
+
+    Without its note in Redis nothing was delivered (or it can't be found): the lease is given
+    back, so the sweeps stop asking.
+    """
+    delivered = prompt_delivery.recall_any_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
+    with db.transaction() as conn:
+        if delivered is None:
+            prompt_delivery.give_up_unrecorded(conn, session_pk)
+            return
+        adopted = prompt_delivery.adopt_unrecorded_prompt(conn, session_pk, *delivered,
+                                                          get_settings().bot_default_language)
+    prompt_delivery.forget_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk)
+    if adopted is not None:
+        events.emit("prompt_adopted", session=session_pk, telegram_id=delivered[0], message_id=delivered[1])
+        _close_prompt(task, session_pk, may_claim=True)
 
 
 @app.task(name=UPDATE_PROMPT, bind=True, base=TelegramTask, failure_event="prompt_edit_failed")

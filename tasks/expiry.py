@@ -22,7 +22,7 @@ from typing import Any
 from celery import Task, bootsteps
 
 from core import auth_sessions, db, events
-from jobs import EXPIRE_OVERDUE_SESSIONS, UPDATE_PROMPT, app
+from jobs import EXPIRE_OVERDUE_SESSIONS, SEND_APPROVAL_PROMPT, UPDATE_PROMPT, app
 from tasks.retry_policy import OUTAGES
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ def expire_overdue_sessions(self: Task) -> int:
                 events.emit("session_expired", session=row["id"])
                 if row["prompt_message_id"] is not None:
                     app.send_task(UPDATE_PROMPT, args=[str(row["id"])], **route)
+                elif row["prompt_lease_until"] is not None:
+                    # Its sender may have died between delivering and recording the prompt: the
+                    # send task, queued again, closes what it delivered (or finds it still sending).
+                    app.send_task(SEND_APPROVAL_PROMPT, args=[str(row["id"])], **route)
             expired += len(rows)
             if len(rows) < SWEEP_BATCH:
                 return expired

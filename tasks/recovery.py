@@ -44,9 +44,10 @@ RUNNING_KEY = "worker-running:{hostname}"
 def recover_sessions(self: Task, why: str, crashed_worker: str | None = None) -> None:
     """Re-enqueue every pending login's prompt where it is missing."""
     with db.transaction() as conn:
+        unrecorded = session_recovery.unrecorded_prompts(conn, crashed_worker)
         freed = auth_sessions.release_prompt_leases_of(conn, crashed_worker) if crashed_worker else 0
         rows = session_recovery.pending_sessions(conn)
-    prompts = _requeue(self, rows)
+    prompts = _requeue(self, rows) + _requeue_unrecorded(self, unrecorded)
     events.emit("sessions_recovered", why=why, pending=len(rows), prompts=prompts, leases_freed=freed)
 
 
@@ -55,8 +56,10 @@ def requeue_stalled_sessions(self: Task) -> None:
     """Re-enqueue the prompts whose lease lapsed (their worker died) or that no task ever leased."""
     with db.transaction() as conn:
         rows = session_recovery.stalled_sessions(conn)
-    if rows:
-        events.emit("stalled_sessions_requeued", pending=len(rows), prompts=_requeue(self, rows))
+        unrecorded = session_recovery.unrecorded_prompts(conn, None)
+    if rows or unrecorded:
+        prompts = _requeue(self, rows) + _requeue_unrecorded(self, unrecorded)
+        events.emit("stalled_sessions_requeued", pending=len(rows), prompts=prompts)
 
 
 def _requeue(task: Task, rows: list[dict[str, Any]]) -> int:
@@ -70,6 +73,14 @@ def _requeue(task: Task, rows: list[dict[str, Any]]) -> int:
             app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
             prompts += 1
     return prompts
+
+
+def _requeue_unrecorded(task: Task, session_pks: list[str]) -> int:
+    """Enqueue the send task of ended logins whose prompt may be in a chat unrecorded: it closes them."""
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    for session_pk in session_pks:
+        app.send_task(SEND_APPROVAL_PROMPT, args=[session_pk], queue=queue)
+    return len(session_pks)
 
 
 class RecoverSessions(bootsteps.StartStopStep):

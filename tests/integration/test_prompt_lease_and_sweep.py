@@ -114,3 +114,39 @@ def test_recovery_after_a_crash_frees_the_dead_workers_leases_and_requeues_their
 
     assert jobs.SEND_APPROVAL_PROMPT in fake_queue.names()
     assert lease(session_pk, "the-new-copy")
+
+
+def end(session_pk: str) -> None:
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE auth_sessions SET status = 'expired', decided_at = now() WHERE id = %s", (session_pk,))
+
+
+def test_recovery_after_a_crash_asks_about_the_dead_workers_ended_logins_with_no_recorded_prompt(core_db, fake_queue):
+    with db.transaction() as conn:
+        ended, pending, others = linked_login(conn), linked_login(conn), linked_login(conn)
+    assert lease(ended, "killed-task-1", worker="celery@host") and lease(pending, "killed-task-2", worker="celery@host")
+    assert lease(others, "live-task", worker="celery@alive")
+    end(ended)
+    end(others)
+
+    recovery.recover_sessions.apply(args=["previous worker crashed", "celery@host"])
+
+    sent = [task.args[0] for task in fake_queue.sent if task.name == jobs.SEND_APPROVAL_PROMPT]
+    assert sorted(sent) == sorted([ended, pending])  # not the live worker's login
+    with db.transaction() as conn:
+        # The ended login keeps its lease: the copy that closes its prompt looks for it.
+        assert auth_sessions.get(conn, ended)["prompt_lease_until"] is not None
+        assert auth_sessions.get(conn, pending)["prompt_lease_until"] is None
+
+
+def test_the_beat_sweep_asks_about_ended_logins_whose_senders_lease_lapsed(core_db, fake_queue):
+    with db.transaction() as conn:
+        lapsed, live = linked_login(conn), linked_login(conn)
+    assert lease(lapsed, "dead-task") and lease(live, "live-task")
+    end(lapsed)
+    end(live)
+    lapse_lease(lapsed)
+
+    recovery.requeue_stalled_sessions.apply()
+
+    assert [task.args[0] for task in fake_queue.sent if task.name == jobs.SEND_APPROVAL_PROMPT] == [lapsed]

@@ -395,3 +395,61 @@ def test_the_expiry_sweep_expires_overdue_logins_once_and_closes_only_real_promp
     [message] = fake_telegram.bot_messages(user["telegram_id"])
     assert message["reply_markup"] is None and texts.text("outcome_expired", "en") in message["text"]
     assert fake_telegram.invalid_calls() == []
+
+
+def test_a_prompt_delivered_but_not_recorded_before_its_login_ended_is_closed_not_left_live(
+    kit: Kit, fake_telegram: EmulatorClient, monkeypatch: pytest.MonkeyPatch, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session_pk = str(kit.new_session(user["phone_number"]).row["id"])
+    record_fails_once(monkeypatch, auth_sessions, "record_prompt")
+    with pytest.raises(ServiceUnavailable):  # delivered; Postgres failed the record
+        send_approval_prompt.apply(args=[session_pk], throw=True)
+    kit.make_overdue(session_pk)  # the login ends before the retry comes
+
+    send_approval_prompt.apply(args=[session_pk])  # the retry
+
+    [message] = fake_telegram.bot_messages(user["telegram_id"])
+    assert message["edited"] and message["reply_markup"] is None
+    assert texts.text("outcome_expired", "en") in message["text"]
+    stored = kit.session_row(session_pk)
+    assert (stored["status"], stored["prompt_message_id"]) == ("expired", message["message_id"])
+    assert len(fake_telegram.calls("sendMessage")) == 1 and fake_telegram.calls("deleteMessage") == []
+    assert redis.Redis.from_url(worker_env.redis_url).exists(f"sent-message:prompt:{session_pk}") == 0
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_the_expiry_sweep_hands_a_dead_senders_unrecorded_prompt_to_a_copy_that_closes_it(
+    kit: Kit, fake_telegram: EmulatorClient, celery_queue: Any, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session_pk = str(kit.new_session(user["phone_number"]).row["id"])
+    # A sender leased the prompt, Telegram delivered it, and the sender died before recording it.
+    with db.transaction() as conn:
+        assert auth_sessions.take_prompt_lease(conn, session_pk, "killed-task", "celery@dead", 40)
+    message_id = telegram_client.send(user["telegram_id"], prompts.approval_prompt(
+        kit.session_row(session_pk), "en", "Dance of Mind"))
+    redis.Redis.from_url(worker_env.redis_url).set(f"sent-message:prompt:{session_pk}", f"{user['telegram_id']}:{message_id}")
+    kit.make_overdue(session_pk)
+
+    assert expire_overdue_sessions.apply().get() == 1
+    assert celery_queue() == [(jobs.SEND_APPROVAL_PROMPT, [session_pk])]
+    send_approval_prompt.apply(args=[session_pk])
+
+    [message] = fake_telegram.bot_messages(user["telegram_id"])
+    assert message["edited"] and message["reply_markup"] is None
+    assert kit.session_row(session_pk)["prompt_message_id"] == message_id
+
+
+def test_an_ended_login_with_no_delivery_note_gives_its_lease_back(kit: Kit, fake_telegram: EmulatorClient) -> None:
+    user = kit.linked_user()
+    session_pk = str(kit.new_session(user["phone_number"]).row["id"])
+    with db.transaction() as conn:
+        assert auth_sessions.take_prompt_lease(conn, session_pk, "killed-task", "celery@dead", 40)
+    kit.make_overdue(session_pk)
+
+    send_approval_prompt.apply(args=[session_pk])
+
+    stored = kit.session_row(session_pk)
+    assert (stored["status"], stored["prompt_lease_until"], stored["prompt_message_id"]) == ("expired", None, None)
+    assert fake_telegram.bot_messages(user["telegram_id"]) == []
