@@ -93,15 +93,8 @@ async def account_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if callback is None:
         await query.answer()
         return
-    try:
-        result = await asyncio.to_thread(_act, callback, query.from_user, language, settings_of(context).site_name)
-    except Exception:
-        await query.answer(texts.text("answer_error", language))
-        raise
-    try:
-        await replies.show_in_place(query, result.message)
-    finally:
-        await query.answer(result.answer)
+    result = await replies.carry_out(query, language, _act, callback, query.from_user, language,
+                                     settings_of(context).site_name)
     if result.rejected_sessions:
         await asyncio.to_thread(_close_prompts, result.rejected_sessions)
     if result.emails:

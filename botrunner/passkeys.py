@@ -53,18 +53,9 @@ async def passkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if callback is None:
         await query.answer()
         return
-    try:
-        settings = settings_of(context)
-        result = await asyncio.to_thread(
-            _act, callback, query.from_user, language, settings.site_name, settings.bot_default_language
-        )
-    except Exception:
-        await query.answer(texts.text("answer_error", language))
-        raise
-    try:
-        await replies.show_in_place(query, result.message)
-    finally:
-        await query.answer(result.answer)
+    settings = settings_of(context)
+    result = await replies.carry_out(query, language, _act, callback, query.from_user, language, settings.site_name,
+                                     settings.bot_default_language)
     if result.emails:
         await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
