@@ -52,14 +52,14 @@ def tree_rss_bytes(pid: int) -> int:
     try:
         root = psutil.Process(pid)
         members = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
+    except psutil.Error:
         return 0
     total = 0
     for member in members:
         try:
             total += member.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
+        except psutil.Error:
+            continue  # it exited between the listing and the read
     return total
 
 

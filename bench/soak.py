@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import redis
 
-from bench import logins
+from bench import costs, logins
 from bench.__main__ import say
 from bench.soak_figures import (
     GOAL_BYTES_PER_LOGIN,
@@ -274,28 +273,12 @@ def _approves(message: dict[str, Any]) -> bool:
     return bool(buttons) and str(buttons[0].get("callback_data", "")).startswith(logins.APPROVE_PREFIX)
 
 
-def tree_rss(pid: int) -> int:
-    """Return the resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for member in members:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            pass  # it exited between the listing and the read
-    return total
-
-
 def _sample(seconds: float, completed: int, pids: dict[str, int], client: redis.Redis) -> Sample:
     kinds: dict[str, int] = {}
     for key in client.scan_iter(count=1000):
         kind = key_kind(key.decode(errors="replace"))
         kinds[kind] = kinds.get(kind, 0) + 1
-    return Sample(seconds, completed, {name: tree_rss(pid) for name, pid in pids.items()}, client.dbsize(),
+    return Sample(seconds, completed, {name: costs.tree_rss_bytes(pid) for name, pid in pids.items()}, client.dbsize(),
                   int(client.info("memory")["used_memory"]), kinds)
 
 
