@@ -171,7 +171,9 @@ def start_profile(path: Path, seconds: float) -> subprocess.Popen:
         raise RuntimeError("--profile needs py-spy (requirements-dev.txt)")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Sampling without pausing the processes (--nonblocking): their CPU per login stays comparable.
-    argv = [py_spy, "record", "--subprocesses", "--nonblocking", "--rate", "100", "--duration",
+    # Only threads holding the GIL (--gil): a thread waiting in a syscall (epoll, a socket read, a
+    # thread pool's queue) is not spending CPU, and without --gil py-spy counts many such waits.
+    argv = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "--rate", "100", "--duration",
             str(max(1, round(seconds))), "--format", "raw", "--output", str(path), "--pid", str(os.getpid())]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
