@@ -15,7 +15,8 @@ broker_transport = "tasks.broker:Transport"
 task_ignore_result = True
 result_backend = None
 
-imports = ("tasks.delivery", "tasks.email_delivery", "tasks.expiry", "tasks.passkey_notices", "tasks.recovery", "tasks.retention")
+imports = ("tasks.delivery", "tasks.email_delivery", "tasks.expiry", "tasks.passkey_notices", "tasks.pool_processes",
+           "tasks.recovery", "tasks.retention")
 
 # Periodic jobs, sent by `celery -A tasks beat` and run by the workers. Beat may run on several
 # hosts at once: each job is idempotent, so a second copy only repeats work already done.

@@ -12,6 +12,8 @@ Public redis-py APIs only.
 | `PROBE` | 1 s / 1 s / 1 s | none | /readyz: one PING, then closed |
 | `DIAGNOSIS` | 3 s / 3 s / 3 s | none | the doctor: one PING, then closed (a remote Redis may be slow to reach) |
 | `SUBSCRIBER` | none / 2 s / 2 s | redis-py's default | the web's status listener (one long-lived pub/sub) |
+| `ENQUEUE` | 1 s / 1 s / 1 s | none | handing a prompt to the worker (`jobs.enqueue_approval_prompt`) |
+| `QUEUE_READER` | 8 s / 2 s / 2 s | redis-py's default | the worker's prompt readers: a blocking pop of up to 5 s |
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ WEB_REQUEST = Purpose(reply_timeout=1.0, connect_timeout=1.0, pool_wait=1.0, ret
 PROBE = Purpose(reply_timeout=1.0, connect_timeout=1.0, pool_wait=1.0, retries=0)
 DIAGNOSIS = Purpose(reply_timeout=3.0, connect_timeout=3.0, pool_wait=3.0, retries=0)
 SUBSCRIBER = Purpose(reply_timeout=None, connect_timeout=2.0, pool_wait=2.0, retries=None, keepalive=True)
+# As Celery's publish was (celeryconfig: no retry): a Redis silent for a second won't answer a second try.
+ENQUEUE = Purpose(reply_timeout=1.0, connect_timeout=1.0, pool_wait=1.0, retries=0)
+# Above the longest blocking pop (tasks/prompt_readers.py), so an idle queue is not a timeout.
+QUEUE_READER = Purpose(reply_timeout=8.0, connect_timeout=2.0, pool_wait=2.0, retries=None, keepalive=True)
 
 
 def new_pool(url: str, purpose: Purpose) -> redis.BlockingConnectionPool:

@@ -2,13 +2,24 @@
 
 Enqueueing is by name, so a publisher never imports the tasks (nor the Telegram client they use);
 the worker (`celery -A tasks worker`) runs this same app with the task modules loaded.
+
+A login's approval prompt, the one piece of work every login has, goes to the worker by a
+lighter way than a Celery message: its id is appended to a Redis list that the worker's prompt
+readers pop (tasks/prompt_readers.py), which then run the prompt task's own code and, when it
+must wait or retry, hand it to Celery as that task's retry. A Celery message costs ~2 ms of CPU
+across the publisher and the worker (serialising, the consumer, the prefork hand-off, the
+acknowledgement); the list costs one command each side (docs/benchmarks.md, "Third pass").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from celery import Celery
+
+from core import redis_client, request_ids
+from core.settings import get_settings
 
 app = Celery("tasks")
 app.config_from_object("celeryconfig")
@@ -28,9 +39,20 @@ REQUEUE_UNSENT_EMAILS = "tasks.requeue_unsent_emails"
 PURGE_OLD_EMAILS = "tasks.purge_old_emails"
 
 
-def enqueue_approval_prompt(session_pk: str) -> None:
-    """Ask a worker to send the approval prompt of a session (after its commit)."""
-    app.send_task(SEND_APPROVAL_PROMPT, args=[str(session_pk)])
+# The prompts waiting for a worker, oldest first (RPUSH here, BLPOP in the readers): one JSON
+# object per login, {"session": id, "request_id": the id of the request that asked, or null}.
+PROMPT_QUEUE_KEY = "prompts-to-send"
+
+_enqueue_clients = redis_client.PerProcess(lambda url: redis_client.new_client(url, redis_client.ENQUEUE))
+
+
+def enqueue_approval_prompt(session_pk: str, redis_url: str | None = None) -> None:
+    """Ask a worker to send the approval prompt of a session (after its commit); raise when Redis can't take it.
+
+    `redis_url`: the caller's REDIS_URL where its settings are not the environment's (the web app's).
+    """
+    item = json.dumps({"session": str(session_pk), "request_id": request_ids.current.get()})
+    _enqueue_clients.get(redis_url or get_settings().redis_url).rpush(PROMPT_QUEUE_KEY, item)
 
 
 def enqueue_prompt_update(session_pk: str) -> None:

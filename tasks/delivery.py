@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
+from celery.signals import worker_init
 from telegram.error import RetryAfter, TelegramError
 
 from core import auth_sessions, db, events, prompt_delivery, prompts, redis_client, shared_metrics, useragents, users
@@ -217,13 +217,3 @@ def _notice_target(conn, session_pk: str) -> tuple[Row | None, Row | None]:
 def _warm_up(**_: Any) -> None:
     useragents.warm_up()  # in the main process: the prefork children inherit it
 
-
-@worker_process_init.connect
-def _start_sender(**_: Any) -> None:
-    sender.start()  # each prefork child: its own loop and Bot, after the fork
-
-
-@worker_process_shutdown.connect
-@worker_shutdown.connect  # the solo pool has no child processes: the main process closes its own
-def _stop_sender(**_: Any) -> None:
-    sender.shutdown()

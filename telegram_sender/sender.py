@@ -1,10 +1,12 @@
 """The worker's Telegram calls: one event loop and one `telegram.Bot` per process, and the sends,
 edits and deletes the tasks make with them.
 
-PTB's Bot is async and keeps an httpx client bound to the loop it first ran on; a fresh loop per
+PTB's Bot is async and keeps its HTTP client bound to the loop it first ran on; a fresh loop per
 task (`asyncio.run`) leaves that client on a closed loop: "Event loop is closed" (PTB issue 4023).
 So each process creates both once (the worker calls `start` in each prefork child; otherwise on
-first use), and every call runs its coroutine on that loop.
+first use), and the loop runs in a thread of its own: any thread of the process (a Celery task,
+a prompt reader of tasks/prompt_readers.py) hands it a call and waits for that call alone, so
+calls from several threads are in flight together instead of queueing for the loop.
 
 A 429 is Telegram's answer for one chat: `telegram-flood-wait:<chat>` lives as long as its
 `retry_after`, so every call to that chat waits it out, not only the one that got it.
@@ -40,8 +42,16 @@ T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
 _bot: Bot | None = None
 _pid: int | None = None
-# A thread pool would otherwise drive one loop from several threads at once.
+_thread: threading.Thread | None = None
+# Guards starting and stopping the loop; the calls themselves run concurrently on it.
 _lock = threading.RLock()
+# A call that outlives this is a bug or a hung connection: every PTB timeout (connect, read,
+# write, pool: 5-10 s) and the send budget's longest wait end well before it.
+CALL_TIMEOUT_SECONDS = 60.0
+# The Bot API methods the worker calls through `do_api_request`, whose answer (the Message sent or
+# edited) it needs only the id of: PTB building the whole Message cost ~0.15 ms a call, for nothing.
+# PTB warns that these methods have their own; expected here.
+RAW_CALL_WARNING = r"Please use 'Bot\.(sendMessage|editMessageText)'"
 
 
 class FloodWait(RetryAfter):
@@ -61,21 +71,40 @@ def build_bot() -> Bot:
     """Return a Bot for the configured token and Bot API server, with bounded timeouts and the send budget."""
     settings = get_settings()
     api = settings.telegram_api_url
+    # Here rather than at import: the filter must hold where the Bot runs (a test resets filters).
+    warnings.filterwarnings("ignore", message=RAW_CALL_WARNING)
+    # The budget is asked on the loop itself: one quick Redis round trip, cheaper than a thread
+    # trip, and this loop serves only this process's Telegram calls.
     return Bot(settings.telegram_bot_token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot",
-               request=rate_limited(off_loop=False))  # this loop runs one task's call at a time
+               request=rate_limited(off_loop=False))
 
 
-def start() -> None:
-    """Create this process's event loop and Bot (again after a fork)."""
-    global _loop, _bot, _pid
+def start(warm_up: bool = False) -> None:
+    """Create this process's event loop, its thread and the Bot (again after a fork).
+
+    `warm_up`: initialise the Bot now (getMe, the HTTP client's first connection) without waiting
+    for it, so the first prompt doesn't pay for it; a failure is retried by the first call.
+    """
+    global _loop, _bot, _pid, _thread
     with _lock:
         _loop = asyncio.new_event_loop()
+        _thread = threading.Thread(target=_loop.run_forever, name="telegram-calls", daemon=True)
+        _thread.start()
         _bot = build_bot()
         _pid = os.getpid()
+        if warm_up:
+            asyncio.run_coroutine_threadsafe(_warm_up(_bot), _loop)
+
+
+async def _warm_up(current: Bot) -> None:
+    try:
+        await current.initialize()
+    except Exception as exc:  # noqa: BLE001 - Telegram unreachable at start: the first call tries again
+        log.warning("telegram client could not initialise at start (%s); the first call will retry", type(exc).__name__)
 
 
 def _ensure_started() -> tuple[asyncio.AbstractEventLoop, Bot]:
-    if _loop is None or _bot is None or _pid != os.getpid() or _loop.is_closed():
+    if _loop is None or _bot is None or _pid != os.getpid() or _loop.is_closed() or not _loop.is_running():
         start()
     assert _loop is not None and _bot is not None
     return _loop, _bot
@@ -88,14 +117,15 @@ def bot() -> Bot:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on this process's loop, initialising the Bot first if needed."""
-    with _lock:
-        try:
+    """Run a coroutine on this process's loop from any other thread and wait for its result,
+    initialising the Bot first if needed."""
+    try:
+        with _lock:
             loop, current = _ensure_started()
-        except BaseException:
-            coro.close()
-            raise
-        return loop.run_until_complete(_initialized(current, coro))
+    except BaseException:
+        coro.close()
+        raise
+    return asyncio.run_coroutine_threadsafe(_initialized(current, coro), loop).result(CALL_TIMEOUT_SECONDS)
 
 
 async def _initialized(current: Bot, coro: Coroutine[Any, Any, T]) -> T:
@@ -109,26 +139,39 @@ async def _initialized(current: Bot, coro: Coroutine[Any, Any, T]) -> T:
 
 
 def shutdown() -> None:
-    """Close the Bot's HTTP connections and the loop; the next `run` starts afresh."""
-    global _loop, _bot, _pid
+    """Close the Bot's HTTP connections, stop the loop and its thread; the next `run` starts afresh."""
+    global _loop, _bot, _pid, _thread
     with _lock:
-        loop, current = _loop, _bot
-        _loop = _bot = _pid = None
-        if loop is None or loop.is_closed() or current is None:
-            return
+        loop, current, thread, pid = _loop, _bot, _thread, _pid
+        _loop = _bot = _pid = _thread = None
+        if loop is None or loop.is_closed() or pid != os.getpid():
+            return  # nothing started, or a parent's loop whose thread did not survive the fork
         try:
-            loop.run_until_complete(current.shutdown())
+            if current is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(current.shutdown(), loop).result(10)
         except Exception:  # noqa: BLE001 - shutting down anyway; say why, don't crash the exit.
             log.warning("telegram client did not shut down cleanly", exc_info=True)
         finally:
-            loop.close()
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(5)
+            if not loop.is_running():
+                loop.close()
 
 
 def send(chat_id: int, message: prompts.Message) -> int:
     """Send a message with its buttons to a chat; return its message id."""
     with _flood_control(chat_id):
-        sent = run(bot().send_message(chat_id, message.text, reply_markup=keyboards.inline_markup(message)))
-    return sent.message_id
+        sent = run(bot().do_api_request("sendMessage", api_kwargs=_message_fields(message, chat_id=chat_id)))
+    return int(sent["message_id"])
+
+
+def _message_fields(message: prompts.Message, **where: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {**where, "text": message.text}
+    markup = keyboards.inline_markup(message)
+    if markup is not None:
+        fields["reply_markup"] = markup
+    return fields
 
 
 def edit(chat_id: int, message_id: int, message: prompts.Message) -> bool:
@@ -136,8 +179,8 @@ def edit(chat_id: int, message_id: int, message: prompts.Message) -> bool:
     try:
         with _flood_control(chat_id):
             # Without reply_markup, editMessageText removes the inline keyboard.
-            run(bot().edit_message_text(message.text, chat_id=chat_id, message_id=message_id,
-                                        reply_markup=keyboards.inline_markup(message)))
+            run(bot().do_api_request("editMessageText",
+                                     api_kwargs=_message_fields(message, chat_id=chat_id, message_id=message_id)))
     except BadRequest as exc:
         text = str(exc).lower()
         if "not modified" in text or "message to edit not found" in text:

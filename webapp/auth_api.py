@@ -80,16 +80,16 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
 
 
 def enqueue_session_tasks(new: auth_sessions.NewSession) -> None:
-    """Queue the prompt task; on failure cancel the session and raise 503.
+    """Queue the prompt for the worker; on failure cancel the session and raise 503.
 
-    Queued for unlinked phones too (the worker finds nothing to send), so the broker is asked the
+    Queued for unlinked phones too (the worker finds nothing to send), so Redis is asked the
     same for every phone. No expiry task: the worker's sweep expires whatever nobody decided
     (tasks/expiry.py), instead of a countdown per login held in the worker's memory.
     """
     session_pk = str(new.row["id"])
     try:
-        tasks.enqueue_approval_prompt(session_pk)
-    except Exception as exc:  # kombu, redis or socket errors: the broker is unreachable
+        tasks.enqueue_approval_prompt(session_pk, _settings().redis_url)
+    except Exception as exc:  # redis or socket errors: the queue is unreachable
         events.emit("session_enqueue_failed", session=session_pk, error=type(exc).__name__)
         # Nothing half-done: a session whose prompt was never queued must not live on.
         with db.transaction() as conn:

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+import jobs
 import tasks
 from core import auth_sessions, db, prompt_delivery
 from tests import factories
@@ -44,7 +45,7 @@ class SentTask:
 
 @dataclass
 class FakeQueue:
-    """Stands in for the broker: records `send_task` calls, or fails them on demand."""
+    """Stands in for the broker and the prompt queue: records what is enqueued, or fails it on demand."""
 
     sent: list[SentTask] = field(default_factory=list)
     failure: Exception | None = None
@@ -54,6 +55,10 @@ class FakeQueue:
         if self.failure is not None:
             raise self.failure
         self.sent.append(SentTask(name, list(args or []), countdown))
+
+    def enqueue_approval_prompt(self, session_pk: str, redis_url: str | None = None) -> None:
+        """Record a prompt handed to the worker's prompt queue, as the task it runs as."""
+        self.send_task(jobs.SEND_APPROVAL_PROMPT, args=[str(session_pk)])
 
     def names(self) -> list[str]:
         """Return the names of the tasks sent, in order."""
@@ -65,6 +70,8 @@ def fake_queue(monkeypatch: pytest.MonkeyPatch) -> FakeQueue:
     """Capture what the app enqueues (no task ever reaches a broker)."""
     queue = FakeQueue()
     monkeypatch.setattr(tasks.app, "send_task", queue.send_task)
+    monkeypatch.setattr(tasks, "enqueue_approval_prompt", queue.enqueue_approval_prompt)
+    monkeypatch.setattr(jobs, "enqueue_approval_prompt", queue.enqueue_approval_prompt)
     return queue
 
 

@@ -25,6 +25,7 @@ import redis
 from celery.exceptions import Retry
 from telegram.ext import Application
 
+import jobs
 import tasks
 from botrunner.app import ALLOWED_UPDATES, build_application
 from core import auth_sessions, db
@@ -93,7 +94,7 @@ def worker_env(
         cur.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     client = redis.Redis.from_url(bot_settings.redis_url)
     stale = [*client.scan_iter("prompt-*"), *client.scan_iter("login-notice-*"), *client.scan_iter("telegram-flood-wait:*"),
-             CELERY_QUEUE]
+             CELERY_QUEUE, jobs.PROMPT_QUEUE_KEY]
     client.delete(*stale)
     client.close()
     telegram_client.shutdown()
@@ -108,7 +109,9 @@ def worker_env(
 
 @pytest.fixture
 def celery_queue(worker_env: Settings) -> Callable[[], list[tuple[str, list[Any]]]]:
-    """Return a function listing (task name, args) of the messages waiting in Celery's queue."""
+    """Return a function listing (task name, args) of the work waiting for a worker: the messages
+    in Celery's queue, then the prompts in the prompt queue (`jobs.PROMPT_QUEUE_KEY`), which the
+    worker runs as `send_approval_prompt`."""
     client = redis.Redis.from_url(worker_env.redis_url)
 
     def waiting() -> list[tuple[str, list[Any]]]:
@@ -117,6 +120,8 @@ def celery_queue(worker_env: Settings) -> Callable[[], list[tuple[str, list[Any]
             message = json.loads(raw)
             args = json.loads(base64.b64decode(message["body"]))[0]
             found.append((message["headers"]["task"], args))
+        for raw in client.lrange(jobs.PROMPT_QUEUE_KEY, 0, -1):  # RPUSHed: oldest first
+            found.append((jobs.SEND_APPROVAL_PROMPT, [json.loads(raw)["session"]]))
         return found
 
     return waiting

@@ -19,6 +19,8 @@ from typing import Iterator
 import pytest
 import redis
 
+import jobs
+from core import auth_sessions, db, request_ids
 from devstack import PROJECT_ROOT
 from webapp.rate_limits import POLL_SCRIPT
 
@@ -91,21 +93,27 @@ def request(base_url: str, method: str, path: str, body: bytes | None = None, ch
         conn.close()
 
 
-def test_gunicorn_serves_the_api_and_enqueues_on_the_real_broker(gunicorn, redis_url):
+def test_gunicorn_serves_the_api_and_enqueues_on_the_real_redis(gunicorn, redis_url, database_url):
     base_url, log_path = gunicorn
     broker = redis.Redis.from_url(redis_url)
-    broker.delete("celery")
+    broker.delete("celery", jobs.PROMPT_QUEUE_KEY)
     try:
         status, body = request(base_url, "POST", "/api/auth/init", json.dumps({"phone_number": "+79161234567"}).encode())
         assert status == 201, body
-        queued = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
-        assert [message["headers"]["task"] for message in queued] == ["tasks.send_approval_prompt"]
-        assert [message["headers"]["eta"] for message in queued] == [None]  # no countdown held per login
-
+        # The prompt goes on the prompt queue; no Celery message, no countdown held per login.
+        [queued] = [json.loads(raw) for raw in broker.lrange(jobs.PROMPT_QUEUE_KEY, 0, -1)]
+        assert broker.llen("celery") == 0
         status, polled = request(base_url, "GET", f"/api/auth/status/{body['session_id']}")
         assert (status, polled["status"]) == (200, "pending")
+        conn = db.connect(database_url)
+        try:
+            session = auth_sessions.find_by_session_id(conn, body["session_id"])
+        finally:
+            conn.close()
+        assert queued == {"session": str(session["id"]), "request_id": queued["request_id"]}
+        assert request_ids.VALID.fullmatch(queued["request_id"])
     finally:
-        broker.delete("celery")
+        broker.delete("celery", jobs.PROMPT_QUEUE_KEY)
         broker.close()
 
     # The access log names the request but never the session id (a bearer secret).
