@@ -15,13 +15,14 @@ about twice aiohttp's per request). It keeps HTTPXRequest's outward behaviour:
 
 The aiohttp session binds to the event loop it is made on, so it is made on the running loop at
 `initialize` (or the first call); after `shutdown`, `initialize` makes a new one, as PTB expects.
-aiohttp logs no URLs (Bot API URLs carry the token), and neither do the errors raised here.
+aiohttp logs no URLs (Bot API URLs carry the token), and the errors raised here mask the token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 import urllib.request
 from typing import AsyncIterator
@@ -38,6 +39,8 @@ POOL_TIMEOUT_MESSAGE = (
     "Request was *not* sent to Telegram. Consider adjusting the connection "
     "pool size or the pool timeout."
 )
+# /bot<token>/method and /file/bot<token>/path.
+TOKEN_IN_PATH = re.compile(r"/bot[^/\s'\"]+")
 
 
 class AiohttpRequest(BaseRequest):
@@ -116,8 +119,7 @@ class AiohttpRequest(BaseRequest):
             connect_timeout = self._connect_timeout
         if isinstance(pool_timeout, DefaultValue):
             pool_timeout = self._pool_timeout
-        # Accepted for PTB's signature; see the module's docstring for how a stalled write ends.
-        del write_timeout
+        del write_timeout  # aiohttp has none: the read timeout runs from the start of the write (module docstring)
         timeout = aiohttp.ClientTimeout(connect=connect_timeout, sock_read=read_timeout)
         body = _body(request_data)
         try:
@@ -128,7 +130,7 @@ class AiohttpRequest(BaseRequest):
         except asyncio.TimeoutError as exc:  # aiohttp's timeout errors are TimeoutErrors too
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {_without_path(str(exc), url)}") from exc
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {_without_token(str(exc))}") from exc
 
     @contextlib.asynccontextmanager
     async def _slot(self, pool_timeout: float | None) -> AsyncIterator[None]:
@@ -163,8 +165,6 @@ def _body(request_data: RequestData | None) -> dict[str, str] | aiohttp.FormData
     return form
 
 
-def _without_path(text: str, url: str) -> str:
-    """Drop the URL's path (the bot token is in it) from an error's text."""
-    prefix, _, rest = url.partition("//")
-    host = rest.split("/", 1)[0]
-    return text.replace(url, f"{prefix}//{host}/…") if url else text
+def _without_token(text: str) -> str:
+    """Mask the bot token in Bot API paths quoted by an error (aiohttp may quote the URL normalised)."""
+    return TOKEN_IN_PATH.sub("/bot<token>", text)

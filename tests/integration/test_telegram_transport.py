@@ -272,3 +272,15 @@ def test_the_bot_and_the_worker_call_telegram_through_this_transport(worker_env:
     assert type(updates_request) is AiohttpRequest and updates_request is not calls_request
     assert isinstance(calls_request, RateLimitedRequest) and isinstance(calls_request, AiohttpRequest)
     assert isinstance(sender.build_bot()._request[1], RateLimitedRequest)
+
+
+def test_an_error_that_quotes_the_url_keeps_the_token_out_of_its_message() -> None:
+    async def scenario() -> NetworkError:
+        async with AiohttpRequest() as request:
+            with pytest.raises(NetworkError) as caught:
+                await request.do_request(f"ftp://127.0.0.1:21/bot{TOKEN}/getMe", "POST")
+            return caught.value
+
+    error = run(scenario())
+    assert error.message.startswith("aiohttp.NonHttpUrlClientError: ")
+    assert error.message.endswith("ftp://127.0.0.1/bot<token>/getMe")
