@@ -31,7 +31,6 @@ def main() -> int:
         for line in str(exc).splitlines():
             log.error("%s", line)
         return 2
-    # Also quietens httpx, which logs every getUpdates URL (the token in it) at INFO.
     logs.configure(settings.log_level, settings.log_format)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     application = build_application(settings)

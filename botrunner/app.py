@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
-from telegram.request import HTTPXRequest
 
 from botrunner import commands, email_commands, handlers, passkeys, update_ids
 from core import account_menu, db, email_menu, passkey_menu, texts
 from core.settings import Settings
-from telegram_sender import request
+from telegram_sender import request, transport
 
 # Only what the handlers use; Telegram then doesn't even queue the rest for us.
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -29,7 +28,7 @@ def build_application(settings: Settings) -> Application:
         # The bot's replies and edits take their turn from the send budget the worker uses.
         # Many updates are handled at once: as many connections as PTB's own default.
         .request(request.rate_limited(settings, connection_pool_size=256))
-        .get_updates_request(HTTPXRequest(connect_timeout=5, read_timeout=10))
+        .get_updates_request(transport.AiohttpRequest(connect_timeout=5, read_timeout=10))
         # Handlers are race-safe: every decision is one atomic UPDATE in Postgres.
         .concurrent_updates(True)
         .post_init(post_init)

@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import redis
 from telegram.error import RetryAfter
-from telegram.request import HTTPXRequest
 
 from core import redis_client, send_rate
 from core.settings import Settings, get_settings
+from telegram_sender.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def rate_limited(settings: Settings | None = None, connection_pool_size: int = 8
                               connect_timeout=5, read_timeout=10, write_timeout=10, pool_timeout=5)
 
 
-class RateLimitedRequest(HTTPXRequest):
-    """An HTTPXRequest that waits for the shared send budget before each sending call."""
+class RateLimitedRequest(AiohttpRequest):
+    """An AiohttpRequest that waits for the shared send budget before each sending call."""
 
     def __init__(self, budget: Callable[[], send_rate.SendBudget], off_loop: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)

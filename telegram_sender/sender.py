@@ -1,7 +1,7 @@
 """The worker's Telegram calls: one event loop and one `telegram.Bot` per process, and the sends,
 edits and deletes the tasks make with them.
 
-PTB's Bot is async and keeps its HTTP client bound to the loop it first ran on; a fresh loop per
+PTB's Bot is async and keeps an HTTP session bound to the loop it first ran on; a fresh loop per
 task (`asyncio.run`) leaves that client on a closed loop: "Event loop is closed" (PTB issue 4023).
 So each process creates both once (the worker calls `start` in each prefork child; otherwise on
 first use), and the loop runs in a thread of its own: any thread of the process (a Celery task,
@@ -34,8 +34,6 @@ from telegram_sender import keyboards
 from telegram_sender.request import SendBudgetSpent, rate_limited
 
 log = logging.getLogger(__name__)
-# httpx logs every request at INFO with its URL, and Bot API URLs carry the bot token.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
