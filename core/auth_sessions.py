@@ -350,22 +350,34 @@ def record_login_notice(conn, session_pk: str, message_id: int) -> bool:
         return cur.fetchone() is not None
 
 
-def take_prompt_lease(conn, session_pk: str, owner: str, worker: str, seconds: float) -> bool:
-    """Lease the sending of a login's prompt to task `owner` on `worker`; False while another copy holds it.
+@dataclass(frozen=True)
+class PromptLease:
+    """A lease taken by `take_prompt_lease`; `leased_before`: some sender held this prompt's lease earlier
+    (it may have delivered a message that is not recorded yet)."""
+
+    leased_before: bool
+
+
+def take_prompt_lease(conn, session_pk: str, owner: str, worker: str, seconds: float) -> PromptLease | None:
+    """Lease the sending of a login's prompt to task `owner` on `worker`; None while another copy holds it.
 
     Free, lapsed, or already `owner`'s (a retry keeps its task id): taken in this one statement, so
-    two copies racing for it have one winner. Nothing is leased once a prompt is recorded.
+    two copies racing for it have one winner. Nothing is leased once a prompt is recorded. The
+    row's lease owner before the update (locked, so no copy slips in between) tells whether any
+    sender ever held it: a lease given back keeps its owner.
     """
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE auth_sessions SET prompt_lease_until = now() + make_interval(secs => %s),"
+            "UPDATE auth_sessions s SET prompt_lease_until = now() + make_interval(secs => %s),"
             " prompt_lease_owner = %s, prompt_lease_worker = %s"
-            " WHERE id = %s AND prompt_message_id IS NULL"
-            " AND (prompt_lease_until IS NULL OR prompt_lease_until < now() OR prompt_lease_owner = %s)"
-            " RETURNING id",
+            " FROM (SELECT id, prompt_lease_owner FROM auth_sessions WHERE id = %s FOR UPDATE) previous"
+            " WHERE s.id = previous.id AND s.prompt_message_id IS NULL"
+            " AND (s.prompt_lease_until IS NULL OR s.prompt_lease_until < now() OR s.prompt_lease_owner = %s)"
+            " RETURNING previous.prompt_lease_owner IS NOT NULL AS leased_before",
             (seconds, owner, worker, str(session_pk), owner),
         )
-        return cur.fetchone() is not None
+        row = cur.fetchone()
+    return PromptLease(row["leased_before"]) if row is not None else None
 
 
 def release_prompt_lease(conn, session_pk: str, owner: str) -> None:

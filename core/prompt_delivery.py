@@ -52,11 +52,16 @@ class Claim(enum.Enum):
 
 @dataclass(frozen=True)
 class PromptClaim:
-    """The outcome of `claim_prompt`, with the login and its linked user when there is one to send."""
+    """The outcome of `claim_prompt`, with the login and its linked user when there is one to send.
+
+    `may_be_delivered`: an earlier sender held the lease, so a message it delivered may wait in a
+    delivery note (`recall_delivery`); a first sender has nothing to look for.
+    """
 
     outcome: Claim
     session: Row | None = None
     user: Row | None = None
+    may_be_delivered: bool = True
 
 
 def claim_prompt(conn, session_pk: str, owner: str, worker: str) -> PromptClaim:
@@ -70,9 +75,10 @@ def claim_prompt(conn, session_pk: str, owner: str, worker: str) -> PromptClaim:
         return PromptClaim(Claim.UNRECORDED, target.session, target.user)
     if not target.send:
         return PromptClaim(Claim.NOTHING)
-    if not auth_sessions.take_prompt_lease(conn, session_pk, owner, worker, PROMPT_LEASE_SECONDS):
+    lease = auth_sessions.take_prompt_lease(conn, session_pk, owner, worker, PROMPT_LEASE_SECONDS)
+    if lease is None:
         return PromptClaim(Claim.BUSY)
-    return PromptClaim(Claim.SEND, target.session, target.user)
+    return PromptClaim(Claim.SEND, target.session, target.user, may_be_delivered=lease.leased_before)
 
 
 def _may_have_unrecorded_prompt(session: Row | None) -> bool:

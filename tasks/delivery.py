@@ -65,7 +65,7 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
         _adopt_unrecorded_prompt(self, session_pk)
     if claim.outcome is prompt_delivery.Claim.SEND:
         try:
-            _send_prompt(self, claim.session, claim.user)
+            _send_prompt(self, claim.session, claim.user, claim.may_be_delivered)
         except BaseException:
             # Retrying or given up: a copy may take over at once (a retry takes the lease back anyway).
             with contextlib.suppress(Exception), db.transaction() as conn:
@@ -73,10 +73,12 @@ def send_approval_prompt(self: Task, session_pk: str) -> None:
             raise
 
 
-def _send_prompt(task: Task, session: Row, user: Row) -> None:
+def _send_prompt(task: Task, session: Row, user: Row, may_be_delivered: bool) -> None:
     session_pk, chat_id = str(session["id"]), user["telegram_id"]
     language = prompts.language_for(user, get_settings().bot_default_language)
-    message_id = prompt_delivery.recall_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk, chat_id)
+    message_id = None
+    if may_be_delivered:
+        message_id = prompt_delivery.recall_delivery(redis_client.get_redis(), prompt_delivery.PROMPT, session_pk, chat_id)
     if message_id is None:
         try:
             message_id = sender.send(chat_id, prompts.approval_prompt(session, language, get_settings().site_name))

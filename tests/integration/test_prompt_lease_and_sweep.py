@@ -18,7 +18,7 @@ def linked_login(conn) -> str:
     return str(make_session(conn, phone_number=user["phone_number"]).row["id"])
 
 
-def lease(session_pk: str, owner: str, worker: str = "celery@a") -> bool:
+def lease(session_pk: str, owner: str, worker: str = "celery@a") -> auth_sessions.PromptLease | None:
     with db.transaction() as conn:
         return auth_sessions.take_prompt_lease(conn, session_pk, owner, worker, LEASE)
 
@@ -41,6 +41,18 @@ def test_one_copy_holds_the_lease_and_its_retry_takes_it_back(core_db):
     assert lease(session_pk, "task-1")
     assert not lease(session_pk, "task-2")  # a duplicate copy: looks again later
     assert lease(session_pk, "task-1")  # the retry of the holder (retries keep the task id)
+
+
+def test_a_lease_says_whether_a_sender_held_it_before(core_db):
+    with db.transaction() as conn:
+        session_pk = linked_login(conn)
+
+    first = lease(session_pk, "task-1")
+    assert first is not None and first.leased_before is False  # nobody could have delivered yet
+    assert lease(session_pk, "task-1").leased_before is True  # its own retry: it may have delivered
+    with db.transaction() as conn:
+        auth_sessions.release_prompt_lease(conn, session_pk, "task-1")
+    assert lease(session_pk, "task-2").leased_before is True  # a lease given back still had a sender
 
 
 def test_a_lapsed_lease_goes_to_the_next_copy_and_a_recorded_prompt_is_never_leased(core_db):

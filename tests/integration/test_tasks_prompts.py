@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 import redis
@@ -44,6 +46,52 @@ def test_prompt_is_sent_once_with_approve_then_reject_in_one_row(kit: Kit, fake_
     assert stored["prompt_language"] == "en"
     assert len(fake_telegram.calls("sendMessage")) == 1
     assert fake_telegram.invalid_calls() == []
+
+
+@contextlib.contextmanager
+def watch_commands(redis_url: str, key: str) -> Iterator[list[list[str]]]:
+    """Collect the commands any client sends Redis about `key` (MONITOR) while the block runs."""
+    seen: list[list[str]] = []
+    monitor_client = redis.Redis.from_url(redis_url)
+    ready = threading.Event()
+
+    def watch() -> None:
+        with monitor_client.monitor() as monitor:
+            ready.set()
+            while True:
+                command = monitor.next_command()["command"]
+                if command == f"ECHO {key}:end":
+                    return
+                words = command.split()
+                if key in words[1:2]:
+                    seen.append(words)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        yield seen
+    finally:
+        monitor_client.echo(f"{key}:end")
+        thread.join(5)
+        monitor_client.close()
+
+
+def test_a_first_send_does_not_look_for_a_delivery_note_and_leaves_none_behind(
+    kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
+) -> None:
+    user = kit.linked_user()
+    session = kit.new_session(user["phone_number"])
+    note = f"sent-message:prompt:{session.row['id']}"
+    client = redis.Redis.from_url(worker_env.redis_url)
+
+    with watch_commands(worker_env.redis_url, note) as commands:
+        send_approval_prompt.apply(args=[str(session.row["id"])])
+
+    assert len(fake_telegram.bot_messages(user["telegram_id"])) == 1
+    # No earlier sender: no note to look for; the note is written around the record, then dropped.
+    assert [command[0] for command in commands] == ["SET", "DEL"]
+    assert client.exists(note) == 0
 
 
 def test_prompt_speaks_the_users_language_not_the_default(kit: Kit, fake_telegram: EmulatorClient) -> None:
