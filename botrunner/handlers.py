@@ -21,6 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
+from botrunner import replies
 from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
@@ -286,12 +287,7 @@ async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) ->
         return
     message = prompts.closed_prompt(session, session["status"], session["prompt_language"] or language, site_name)
     try:
-        await bot.edit_message_text(
-            message.text,
-            chat_id=session["prompt_chat_id"],
-            message_id=session["prompt_message_id"],
-            reply_markup=keyboards.inline_markup(message),
-        )
+        await replies.edit_text(bot, session["prompt_chat_id"], session["prompt_message_id"], message)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
