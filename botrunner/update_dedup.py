@@ -49,9 +49,10 @@ def fingerprint(update: Update) -> str:
     """Return a digest of what tells this update from any other with the same id.
 
     A callback query: Telegram's id for the tap, who tapped which button, and the message it sits
-    on (chat, id, date); a restarted counter repeats the ids but not all of these. Any other update:
-    its whole content, as canonical JSON. (The whole of a tap is its message's text and
-    keyboard too: serialising those cost more than the rest of the check.)
+    on (chat, id, date); a restarted counter repeats the ids, not the button's session or the
+    message's date. Not the message's text and keyboard, which a tap also carries: serialising
+    them would cost more than the rest of the check and tells nothing those don't. Any other
+    update: its whole content, as canonical JSON.
     """
     query = update.callback_query
     if query is not None:
