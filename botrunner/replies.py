@@ -19,7 +19,6 @@ from telegram_sender import keyboards
 log = logging.getLogger(__name__)
 
 
-
 class ButtonOutcome(Protocol):
     """What a button's action did: the message to show in place of the tapped one, and the toast."""
 

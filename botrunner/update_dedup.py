@@ -39,8 +39,8 @@ def seen_key(bot_id: int, update: Update) -> str:
 
     A redelivery is the same update: the same id, the same content. The digest keeps a different
     update that reuses an id from being dropped (a restarted Telegram emulator or self-hosted Bot
-    API server numbers its updates from the start again; Telegram itself picks a new random start
-    after a quiet week).
+    API server numbers its updates from the start again; Telegram itself only after a week without
+    updates, when no mark is left).
     """
     return f"update:{bot_id}:{update.update_id}:{fingerprint(update)}"
 
@@ -49,10 +49,10 @@ def fingerprint(update: Update) -> str:
     """Return a digest of what tells this update from any other with the same id.
 
     A callback query: Telegram's id for the tap, who tapped which button, and the message it sits
-    on (chat, id, date); a restarted counter repeats the ids, not the button's session or the
-    message's date. Not the message's text and keyboard, which a tap also carries: serialising
-    them would cost more than the rest of the check and tells nothing those don't. Any other
-    update: its whole content, as canonical JSON.
+    on (chat, id, date); a restarted counter repeats the ids, not the button's data (a prompt's
+    names its session) nor the message's date. Not the message's text and keyboard, which a tap
+    also carries: serialising them would cost more than the rest of the check and would tell
+    nothing these don't. Any other update: its whole content, as canonical JSON.
     """
     query = update.callback_query
     if query is not None:
