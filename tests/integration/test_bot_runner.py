@@ -17,7 +17,6 @@ from core import auth_sessions, db, phones, prompt_targets, send_rate, texts, us
 from tasks.delivery import send_approval_prompt
 from core.settings import Settings
 from telegram_emulator.client import EmulatorClient
-from tests.integration.conftest_bot import BotThread
 
 if TYPE_CHECKING:
     from tests.integration.conftest_bot import Kit
@@ -337,6 +336,8 @@ def test_a_double_tap_is_answered_twice_and_decided_once(
 def test_a_tap_telegram_delivers_twice_is_answered_and_decided_once(
     worker_env: Settings, kit: Kit, fake_telegram: EmulatorClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from tests.integration.conftest_bot import BotThread  # a plugin: imported by pytest first
+
     application = build_application(worker_env)
     update_dedup.install(application)  # as `python -m botrunner` does
     received: list[tuple[Update, asyncio.AbstractEventLoop]] = []
