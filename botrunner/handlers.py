@@ -21,6 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
+from botrunner import replies, update_dedup
 from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
@@ -160,11 +161,14 @@ async def decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     language = language_of(update, context)
     settings = settings_of(context)
+    first_delivery = update_dedup.check_in_handler(update, context)
     try:
-        outcome = await asyncio.to_thread(_decide, callback, query.from_user.id, query.from_user.language_code, settings)
+        outcome = await asyncio.to_thread(_decide, first_delivery, callback, query.from_user, settings)
     except Exception:
         await query.answer(texts.text("answer_error", language))
         raise
+    if outcome is None:  # Telegram delivered this tap again: it was answered the first time
+        return
     session = outcome.session
     answer, alert = _answer_for(callback, outcome, language, settings), outcome.cooldown
     _log_decision(callback, outcome, query.from_user.id)
@@ -261,9 +265,15 @@ def _enqueue(follow_ups: list[tuple[Callable[[str], None], str]]) -> None:
         log.warning("could not enqueue the follow-ups of a decision", exc_info=True)
 
 
-def _decide(callback: prompts.Callback, telegram_id: int, language_code: str | None, settings: Settings) -> Decision:
+def _decide(
+    first_delivery: Callable[[], bool], callback: prompts.Callback, sender: User, settings: Settings
+) -> Decision | None:
+    """Decide a tap in one trip to a thread: its duplicate check, then one transaction; None for a redelivery."""
+    if not first_delivery():
+        return None
+    telegram_id = sender.id
     with db.transaction() as conn:
-        users.note_language(conn, telegram_id, language_code)
+        users.note_language(conn, telegram_id, sender.language_code)
         outcome = decisions.decide(
             conn,
             callback,
@@ -286,12 +296,7 @@ async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) ->
         return
     message = prompts.closed_prompt(session, session["status"], session["prompt_language"] or language, site_name)
     try:
-        await bot.edit_message_text(
-            message.text,
-            chat_id=session["prompt_chat_id"],
-            message_id=session["prompt_message_id"],
-            reply_markup=keyboards.inline_markup(message),
-        )
+        await replies.edit_text(bot, session["prompt_chat_id"], session["prompt_message_id"], message)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise

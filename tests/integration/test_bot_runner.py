@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 import redis
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import Application, TypeHandler
 
+from botrunner import update_dedup
+from botrunner.app import build_application
 from core import auth_sessions, db, phones, prompt_targets, send_rate, texts, users
 from tasks.delivery import send_approval_prompt
+from core.settings import Settings
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
@@ -324,6 +330,44 @@ def test_a_double_tap_is_answered_twice_and_decided_once(
     assert answers(fake_telegram, user["telegram_id"], 2) == [en("answer_approved"), en("answer_already_decided")]
     assert kit.session_row(session.row["id"])["status"] == "approved"
     assert len(fake_telegram.calls("editMessageText")) == 1
+    assert fake_telegram.invalid_calls() == []
+
+
+def test_a_tap_telegram_delivers_twice_is_answered_and_decided_once(
+    worker_env: Settings, kit: Kit, fake_telegram: EmulatorClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.integration.conftest_bot import BotThread  # a plugin: imported by pytest first
+
+    application = build_application(worker_env)
+    update_dedup.install(application)  # as `python -m botrunner` does
+    received: list[tuple[Update, asyncio.AbstractEventLoop]] = []
+
+    async def receive(update: object, context: Any) -> None:
+        if isinstance(update, Update) and update.callback_query is not None:
+            received.append((update, asyncio.get_running_loop()))
+
+    application.add_handler(TypeHandler(Update, receive), group=-3)
+    bot = BotThread(application)
+    bot.start()
+    try:
+        user, session, prompt = sent_prompt(kit, fake_telegram)
+        approve = prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        fake_telegram.tap(user["telegram_id"], prompt["message_id"], callback_data=approve)
+        assert answers(fake_telegram, user["telegram_id"], 1) == [en("answer_approved")]
+        fake_telegram.wait_for(lambda: fake_telegram.calls("editMessageText"), timeout=5)
+
+        # The very same update again, as Telegram redelivers it after a restart or a late webhook answer.
+        [(tap, loop)] = received
+        redelivery = Update.de_json(tap.to_dict(), application.bot)
+        with caplog.at_level(logging.INFO, logger="botrunner.update_dedup"):
+            asyncio.run_coroutine_threadsafe(application.process_update(redelivery), loop).result(10)
+    finally:
+        bot.stop()
+
+    assert f"event=update_duplicate_ignored update={tap.update_id}" in caplog.text
+    assert len(fake_telegram.calls("answerCallbackQuery")) == 1
+    assert len(fake_telegram.calls("editMessageText")) == 1
+    assert kit.session_row(session.row["id"])["status"] == "approved"
     assert fake_telegram.invalid_calls() == []
 
 
