@@ -21,13 +21,13 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 import jobs
-from botrunner import replies, update_dedup
+from botrunner import update_dedup
 from core import account_menu, auth_sessions, db, decisions, email_events, events, passkeys, phones, prompt_targets, prompts, texts, users
 from core.decisions import Decision
 from core.prompt_targets import DeepLink
 from core.errors import InvalidPhoneNumber
 from core.settings import Settings
-from telegram_sender import keyboards
+from telegram_sender import keyboards, unparsed
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ async def close_prompt(bot: Bot, session: Row, language: str, site_name: str) ->
         return
     message = prompts.closed_prompt(session, session["status"], session["prompt_language"] or language, site_name)
     try:
-        await replies.edit_text(bot, session["prompt_chat_id"], session["prompt_message_id"], message)
+        await unparsed.edit_text(bot, session["prompt_chat_id"], session["prompt_message_id"], message)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from typing import Any, Callable, Protocol, TypeVar
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import CallbackQuery, Update
 from telegram import Message as TelegramMessage
 from telegram.error import BadRequest
-from telegram.warnings import PTBUserWarning
 
 from core import texts
 from core.prompts import Message
@@ -32,27 +30,6 @@ Outcome = TypeVar("Outcome", bound=ButtonOutcome)
 async def reply(update: Update, message: Message) -> None:
     """Answer a command with a message (and its buttons)."""
     await update.effective_message.reply_text(message.text, reply_markup=keyboards.inline_markup(message))
-
-
-def quiet_edit_text_warning() -> None:
-    """Silence PTB's warning that editMessageText has a typed method: `edit_text` avoids it on purpose."""
-    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.editMessageText'", category=PTBUserWarning)
-
-
-quiet_edit_text_warning()
-
-
-async def edit_text(bot: Bot, chat_id: int, message_id: int, message: Message) -> None:
-    """Replace a bot message's text and buttons (Bot API `editMessageText`); raise as Bot.edit_message_text does.
-
-    The same call and parameters as `Bot.edit_message_text`, without parsing the edited message
-    Telegram sends back into a `telegram.Message` that no caller reads.
-    """
-    await bot.do_api_request(
-        "editMessageText",
-        api_kwargs={"text": message.text, "chat_id": chat_id, "message_id": message_id,
-                    "reply_markup": keyboards.inline_markup(message)},
-    )
 
 
 async def show_in_place(query: CallbackQuery, message: Message) -> None:

@@ -30,7 +30,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from core import prompts, redis_client
 from core.settings import get_settings
-from telegram_sender import keyboards
+from telegram_sender import unparsed
 from telegram_sender.request import SendBudgetSpent, rate_limited
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,6 @@ _lock = threading.RLock()
 # A call that outlives this is a bug or a hung connection: every PTB timeout (connect, read,
 # write, pool: 5-10 s) and the send budget's longest wait end well before it.
 CALL_TIMEOUT_SECONDS = 60.0
-# The Bot API methods the worker calls through `do_api_request`, whose answer (the Message sent or
-# edited) it needs only the id of: PTB building the whole Message cost ~0.15 ms a call, for nothing.
-# PTB warns that these methods have their own; expected here.
-RAW_CALL_WARNING = r"Please use 'Bot\.(sendMessage|editMessageText)'"
 
 
 class FloodWait(RetryAfter):
@@ -69,8 +65,6 @@ def build_bot() -> Bot:
     """Return a Bot for the configured token and Bot API server, with bounded timeouts and the send budget."""
     settings = get_settings()
     api = settings.telegram_api_url
-    # Here rather than at import: the filter must hold where the Bot runs (a test resets filters).
-    warnings.filterwarnings("ignore", message=RAW_CALL_WARNING)
     # The budget is asked on the loop itself: one quick Redis round trip, cheaper than a thread
     # trip, and this loop serves only this process's Telegram calls.
     return Bot(settings.telegram_bot_token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot",
@@ -160,16 +154,7 @@ def shutdown() -> None:
 def send(chat_id: int, message: prompts.Message) -> int:
     """Send a message with its buttons to a chat; return its message id."""
     with _flood_control(chat_id):
-        sent = run(bot().do_api_request("sendMessage", api_kwargs=_message_fields(message, chat_id=chat_id)))
-    return int(sent["message_id"])
-
-
-def _message_fields(message: prompts.Message, **where: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {**where, "text": message.text}
-    markup = keyboards.inline_markup(message)
-    if markup is not None:
-        fields["reply_markup"] = markup
-    return fields
+        return run(unparsed.send_text(bot(), chat_id, message))
 
 
 def edit(chat_id: int, message_id: int, message: prompts.Message) -> bool:
@@ -177,8 +162,7 @@ def edit(chat_id: int, message_id: int, message: prompts.Message) -> bool:
     try:
         with _flood_control(chat_id):
             # Without reply_markup, editMessageText removes the inline keyboard.
-            run(bot().do_api_request("editMessageText",
-                                     api_kwargs=_message_fields(message, chat_id=chat_id, message_id=message_id)))
+            run(unparsed.edit_text(bot(), chat_id, message_id, message))
     except BadRequest as exc:
         text = str(exc).lower()
         if "not modified" in text or "message to edit not found" in text:

@@ -14,10 +14,11 @@ import telegram
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBUserWarning
 
-from botrunner import handlers, replies
+from botrunner import handlers
 from core import prompts
-from telegram_sender import keyboards
+from telegram_sender import keyboards, unparsed
 
 TOKEN = "7000002:AAE_bot-runner-test-token-0123456789"
 SESSION_PK = str(uuid.uuid4())
@@ -78,7 +79,8 @@ def test_the_closing_edit_sends_what_bot_edit_message_text_sends(status):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        replies.quiet_edit_text_warning()  # as importing the module did, before pytest reset the filters
+        # As importing the module did, before pytest reset the filters.
+        warnings.filterwarnings("ignore", message=unparsed.UNPARSED_CALL_WARNING, category=PTBUserWarning)
         asyncio.run(handlers.close_prompt(bot_over(ours), session, "en", "Example"))
     asyncio.run(bot_over(ptbs).edit_message_text(
         closed.text, chat_id=4242, message_id=17, reply_markup=keyboards.inline_markup(closed)
@@ -126,5 +128,16 @@ def test_edit_text_does_not_parse_the_answer(monkeypatch):
 
     monkeypatch.setattr(telegram.Message, "de_json", no_parsing)
     request = RecordingRequest()
-    asyncio.run(replies.edit_text(bot_over(request), 4242, 17, prompts.Message("Done")))
+    asyncio.run(unparsed.edit_text(bot_over(request), 4242, 17, prompts.Message("Done")))
     assert request.calls == [("editMessageText", {"text": "Done", "chat_id": "4242", "message_id": "17"})]
+
+
+def test_send_text_returns_the_message_id_without_parsing_the_answer(monkeypatch):
+    monkeypatch.setattr(telegram.Message, "de_json", lambda *args, **kwargs: pytest.fail("the sent message was parsed"))
+    request = RecordingRequest()
+    message = prompts.Message("Hello", ((prompts.Button("Yes", "ap:1"),),))
+
+    assert asyncio.run(unparsed.send_text(bot_over(request), 4242, message)) == edited_message()["message_id"]
+    [(method, params)] = request.calls
+    assert (method, params["chat_id"], params["text"]) == ("sendMessage", "4242", "Hello")
+    assert json.loads(params["reply_markup"]) == {"inline_keyboard": [[{"text": "Yes", "callback_data": "ap:1"}]]}
