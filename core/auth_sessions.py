@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core import shared_metrics, status_cache
+from core import db, shared_metrics, status_cache
 
 Row = dict[str, Any]
 
@@ -37,11 +37,21 @@ SESSION_SECRET_BYTES = 16  # 128 bits, as the contract asks
 START_TOKEN_BYTES = 24  # 32 url-safe characters, inside Telegram's 1-64 of [A-Za-z0-9_-]
 MAX_SESSION_ID_LENGTH = 64
 
-# Expiry is judged by the database clock, the one the transitions use, never the caller's.
-SELECT_COLUMNS = (
-    "*, expires_at <= now() AS overdue,"
-    " GREATEST(0, FLOOR(EXTRACT(EPOCH FROM expires_at - now())))::int AS expires_in"
-)
+
+
+def session_columns(table: str) -> str:
+    """Return the select list of a session row as every reader gets it, from `table` (a name or an alias)."""
+    # Expiry is judged by the database clock, the one the transitions use, never the caller's.
+    return (
+        f"{table}.*, {table}.expires_at <= now() AS overdue,"
+        f" GREATEST(0, FLOOR(EXTRACT(EPOCH FROM {table}.expires_at - now())))::int AS expires_in"
+    )
+
+
+SELECT_COLUMNS = session_columns("auth_sessions")
+
+# A login belongs to the user its phone is linked to as it starts (`create(user_id=LINKED_USER)`).
+LINKED_USER = "linked_user"
 
 
 class Refusal(enum.Enum):
@@ -81,30 +91,47 @@ def create(
     conn,
     *,
     phone_number: str,
-    user_id: int | None,
+    user_id: int | None | str,
     ttl_seconds: int,
     approval_mode: str,
     client_ip: str | None,
     user_agent: str | None,
+    before: db.Sql | None = None,
+    prompt_withheld: db.Sql | None = None,
 ) -> NewSession:
-    """Start a pending login for a phone; the caller gives the browser `session_id`."""
+    """Start a pending login for a phone; the caller gives the browser `session_id`.
+
+    `user_id=LINKED_USER` gives the login to the user linked to the phone, looked up in the same
+    statement. `before` is run just ahead of it in the same round trip (a lock), and
+    `prompt_withheld` is the expression that sets that column (`core.prompt_targets` has both).
+    """
     session_id = secrets.token_urlsafe(SESSION_SECRET_BYTES)
     match_code = new_match_code() if approval_mode == "match" else None
+    if user_id == LINKED_USER:
+        owner = db.Sql("(SELECT id FROM users WHERE phone_number = %s)", (phone_number,))
+    else:
+        owner = db.Sql("%s", (user_id,))
+    withheld = prompt_withheld or db.Sql("NULL")
+    prelude = before or db.Sql("")
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO auth_sessions (secret_hash, start_token, phone_number, user_id, approval_mode,"
-            " match_code, client_ip, user_agent, expires_at)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING {SELECT_COLUMNS}",
+            f"{prelude.text}{';' if prelude.text else ''}"
+            " INSERT INTO auth_sessions (secret_hash, start_token, phone_number, user_id, approval_mode,"
+            " match_code, client_ip, user_agent, expires_at, prompt_withheld)"
+            f" VALUES (%s, %s, %s, {owner.text}, %s, %s, %s, %s, now() + make_interval(secs => %s), {withheld.text})"
+            f" RETURNING {SELECT_COLUMNS}",
             (
+                *prelude.params,
                 hash_secret(session_id),
                 secrets.token_urlsafe(START_TOKEN_BYTES),
                 phone_number,
-                user_id,
+                *owner.params,
                 approval_mode,
                 match_code,
                 client_ip,
                 (user_agent or "")[:512] or None,
                 ttl_seconds,
+                *withheld.params,
             ),
         )
         row = cur.fetchone()

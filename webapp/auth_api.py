@@ -51,22 +51,21 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     if phone_number is None:
         raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.")
     username = bot_identity.bot_username(settings)
-    with db.transaction() as conn:
-        user = users.get_by_phone(conn, phone_number)
-        new = auth_sessions.create(
+    # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
+    with db.transaction(one_statement=True) as conn:
+        new = prompt_targets.start_login(
             conn,
             phone_number=phone_number,
-            user_id=user["id"] if user else None,
             ttl_seconds=settings.auth_session_ttl,
             approval_mode=settings.approval_mode,
             client_ip=client_info.client_ip(),
             user_agent=client_info.user_agent(),
+            budget=settings.prompt_budget_per_phone,
         )
-        # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
-        prompt_targets.withhold_over_budget(conn, new.row, settings.prompt_budget_per_phone)
     row = new.row
     enqueue_session_tasks(new)
-    events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=user is not None)
+    linked = row["user_id"] is not None
+    events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=linked)
     body: dict[str, Any] = {
         "session_id": new.session_id,
         "status": auth_sessions.PENDING,
