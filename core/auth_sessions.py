@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2.extensions
+
 from core import db, shared_metrics, status_cache
 
 Row = dict[str, Any]
@@ -305,15 +307,51 @@ def withdraw_approval(conn, session_pk: str, user_id: int) -> Row | None:
         return _changed(conn, cur.fetchone())
 
 
-def consume(conn, session_id: str) -> Row | None:
-    """Take the approved session's right to tokens; exactly one caller ever gets the row."""
-    with conn.cursor() as cur:
+@dataclass(frozen=True)
+class Poll:
+    """A session as a status poll read it; `consumed` when this very read took an approved one's tokens."""
+
+    session: Row
+    consumed: bool
+    user: Row | None  # the consumed session's user; None if not consumed, or the account is gone
+
+
+# Sets apart the session's columns from the user's in the row of `poll`.
+_USER_COLUMNS_FOLLOW = "user_columns_follow"
+
+
+def poll(conn, session_id: str) -> Poll | None:
+    """Read a browser's session and, if approved, consume it in the same statement; None if there is no such session.
+
+    Exactly one caller ever consumes a session: concurrent polls wait for the winner's row, find it
+    no longer approved and read it as it was (the loser sees `approved`, not consumed by it).
+    """
+    if not looks_like_session_id(session_id):
+        return None
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
         cur.execute(
-            "UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
-            " WHERE secret_hash = %s AND status = 'approved' RETURNING *",
-            (hash_secret(session_id),),
+            "WITH consumed AS (UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
+            " WHERE secret_hash = %s AND status = 'approved' RETURNING id, status, consumed_at)"
+            f" SELECT {session_columns('s')}, c.id IS NOT NULL AS consumed_now,"
+            f" c.status AS consumed_status, c.consumed_at AS consumed_consumed_at, NULL AS {_USER_COLUMNS_FOLLOW}, u.*"
+            " FROM auth_sessions s LEFT JOIN consumed c ON c.id = s.id"
+            " LEFT JOIN users u ON u.id = s.user_id AND c.id IS NOT NULL"
+            " WHERE s.secret_hash = %s",
+            (hash_secret(session_id), hash_secret(session_id)),
         )
-        return _changed(conn, cur.fetchone())
+        values = cur.fetchone()
+        if values is None:
+            return None
+        names = [column.name for column in cur.description]
+    split = names.index(_USER_COLUMNS_FOLLOW)
+    session = dict(zip(names[:split], values[:split]))
+    consumed = session.pop("consumed_now")
+    status, consumed_at = session.pop("consumed_status"), session.pop("consumed_consumed_at")
+    if consumed:
+        session["status"], session["consumed_at"] = status, consumed_at
+        _changed(conn, session)
+    user = dict(zip(names[split + 1 :], values[split + 1 :]))
+    return Poll(session, consumed, user if user["id"] is not None else None)
 
 
 def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> str | None:

@@ -163,22 +163,26 @@ def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending
     grant: tuple[dict[str, Any], dict[str, Any]] | None = None
     expired_now = False
     with db.transaction() as conn:
-        row = find_session(conn, session_id)
+        # An approved session is consumed by this very read: the status and the tokens' right in one statement.
+        polled = auth_sessions.poll(conn, session_id)
+        if polled is None:
+            raise ApiError(404, "session_not_found", "There is no such login session.")
+        row = polled.session
         state = auth_sessions.effective_status(row)
-        if state == auth_sessions.EXPIRED:
+        if polled.consumed:
+            grant = open_token_family(conn, polled)
+        elif state == auth_sessions.EXPIRED:
             expired_now = auth_sessions.expire_if_overdue(conn, str(row["id"])) is not None
-        elif state == auth_sessions.APPROVED:
-            grant = consume_for_tokens(conn, session_id)
     if expired_now:
         announce_end(row["id"], "session_expired")
     if state == auth_sessions.PENDING:
         return Pending(row["expires_in"], None)
-    if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
-        raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:
         family, user = grant
         events.emit("tokens_issued", session=row["id"], user=user["id"], family=family["id"])
         return jsonify(direct_logins.approved_answer(family, user))
+    if state in (auth_sessions.CONSUMED, auth_sessions.APPROVED):  # approved: another poll won its tokens
+        raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     return jsonify({"status": state})
 
 
@@ -301,23 +305,20 @@ def find_session(conn, session_id: str) -> dict[str, Any]:
     return row
 
 
-def consume_for_tokens(conn, session_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Take an approved session's tokens and open its token family; None for a race's loser."""
-    consumed = auth_sessions.consume(conn, session_id)
-    if consumed is None:
-        return None
-    user = users.get(conn, consumed["user_id"]) if consumed["user_id"] is not None else None
+def open_token_family(conn, polled: auth_sessions.Poll) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Open the token family of the session this poll consumed; return it with the session's user."""
+    user = polled.user
     if user is None:
         # The account was deleted after approving: raising rolls the consumption back.
         raise ApiError(404, "session_not_found", "There is no such login session.")
     family = token_families.start(
         conn,
         user_id=user["id"],
-        auth_session_pk=str(consumed["id"]),
+        auth_session_pk=str(polled.session["id"]),
         client_ip=client_info.client_ip(),
         user_agent=client_info.user_agent(),
     )
-    email_notices.record_login(conn, consumed, user)
+    email_notices.record_login(conn, polled.session, user)
     return family, user
 
 

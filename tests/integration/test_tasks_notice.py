@@ -101,7 +101,7 @@ def test_the_notice_still_goes_out_after_the_tokens_were_picked_up(kit: Kit, fak
     user = kit.linked_user()
     session = approved_session(kit, user)
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
+        assert auth_sessions.poll(conn, session.session_id).consumed
 
     send_login_notice.apply(args=[str(session.row["id"])])
 
@@ -198,7 +198,7 @@ def test_a_telegram_approval_costs_one_message_whose_button_ends_the_login(
     assert (end["text"], end["callback_data"]) == (en("button_end_this_login"), f"es:{session_pk}")
     # The website takes its tokens: the login is live.
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
+        assert auth_sessions.poll(conn, session.session_id).consumed
         family = token_families.start(conn, user_id=user["id"], auth_session_pk=session_pk, client_ip=None,
                                       user_agent=None)
     time.sleep(1)  # a worker copy that would send a separate notice has had its chance
@@ -235,7 +235,7 @@ def test_ending_the_login_before_the_website_took_its_tokens_withdraws_the_appro
     assert answers(fake_telegram, chat, 2)[-1]["text"] == en("answer_login_ended")
     assert session_status(session.row["id"]) == "rejected"
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is None  # no tokens for it any more
+        assert not auth_sessions.poll(conn, session.session_id).consumed  # no tokens for it any more
     assert fake_telegram.invalid_calls() == []
 
 
@@ -289,7 +289,7 @@ def test_only_a_recent_telegram_login_counts_as_approved_in_telegram(kit: Kit) -
     user = kit.linked_user()
     session = approved_session(kit, user)
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
+        assert auth_sessions.poll(conn, session.session_id).consumed
         telegram_family = token_families.start(
             conn, user_id=user["id"], auth_session_pk=str(session.row["id"]), client_ip=None, user_agent=None
         )
