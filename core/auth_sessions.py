@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg2.extensions
 
-from core import db, shared_metrics, status_cache
+from core import db, shared_metrics, status_cache, token_families
 
 Row = dict[str, Any]
 
@@ -314,44 +314,63 @@ class Poll:
     session: Row
     consumed: bool
     user: Row | None  # the consumed session's user; None if not consumed, or the account is gone
+    family: Row | None  # the token family the consumption opened for that user
 
 
-# Sets apart the session's columns from the user's in the row of `poll`.
+# Set apart the session's, the user's and the family's columns in the row of `poll`.
 _USER_COLUMNS_FOLLOW = "user_columns_follow"
+_FAMILY_COLUMNS_FOLLOW = "family_columns_follow"
 
 
-def poll(conn, session_id: str) -> Poll | None:
-    """Read a browser's session and, if approved, consume it in the same statement; None if there is no such session.
+def poll(conn, session_id: str, *, client_ip: str | None, user_agent: str | None) -> Poll | None:
+    """Read a browser's session; an approved one is consumed and its login's token family opened, in the same statement.
 
-    Exactly one caller ever consumes a session: concurrent polls wait for the winner's row, find it
-    no longer approved and read it as it was (the loser sees `approved`, not consumed by it).
+    None if there is no such session. Exactly one caller ever consumes a session: concurrent polls
+    wait for the winner's row, find it no longer approved and read it as it was (`approved` or
+    `consumed`, not consumed by them). A consumed session whose user is gone opens no family: the
+    caller rolls the consumption back.
     """
     if not looks_like_session_id(session_id):
         return None
+    family = token_families.opening(
+        user_id=db.Sql("u.id"),
+        auth_session_pk=db.Sql("c.id"),
+        client_ip=client_ip,
+        user_agent=user_agent,
+        source="FROM consumed c JOIN users u ON u.id = c.user_id",
+    )
     with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
         cur.execute(
             "WITH consumed AS (UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
-            " WHERE secret_hash = %s AND status = 'approved' RETURNING id, status, consumed_at)"
-            f" SELECT {session_columns('s')}, c.id IS NOT NULL AS consumed_now,"
-            f" c.status AS consumed_status, c.consumed_at AS consumed_consumed_at, NULL AS {_USER_COLUMNS_FOLLOW}, u.*"
+            " WHERE secret_hash = %s AND status = 'approved' RETURNING id, user_id, status, consumed_at),"
+            f" family AS ({family.text})"
+            f" SELECT {session_columns('s')}, c.id IS NOT NULL AS consumed_now, c.status AS consumed_status,"
+            f" c.consumed_at AS consumed_consumed_at, NULL AS {_USER_COLUMNS_FOLLOW}, u.*,"
+            f" NULL AS {_FAMILY_COLUMNS_FOLLOW}, f.*"
             " FROM auth_sessions s LEFT JOIN consumed c ON c.id = s.id"
-            " LEFT JOIN users u ON u.id = s.user_id AND c.id IS NOT NULL"
+            " LEFT JOIN users u ON u.id = c.user_id LEFT JOIN family f ON f.auth_session_id = c.id"
             " WHERE s.secret_hash = %s",
-            (hash_secret(session_id), hash_secret(session_id)),
+            (hash_secret(session_id), *family.params, hash_secret(session_id)),
         )
         values = cur.fetchone()
         if values is None:
             return None
         names = [column.name for column in cur.description]
-    split = names.index(_USER_COLUMNS_FOLLOW)
-    session = dict(zip(names[:split], values[:split]))
+    user_at, family_at = names.index(_USER_COLUMNS_FOLLOW), names.index(_FAMILY_COLUMNS_FOLLOW)
+    session = dict(zip(names[:user_at], values[:user_at]))
+    user = dict(zip(names[user_at + 1 : family_at], values[user_at + 1 : family_at]))
+    opened = dict(zip(names[family_at + 1 :], values[family_at + 1 :]))
     consumed = session.pop("consumed_now")
     status, consumed_at = session.pop("consumed_status"), session.pop("consumed_consumed_at")
     if consumed:
         session["status"], session["consumed_at"] = status, consumed_at
         _changed(conn, session)
-    user = dict(zip(names[split + 1 :], values[split + 1 :]))
-    return Poll(session, consumed, user if user["id"] is not None else None)
+    return Poll(
+        session,
+        consumed,
+        user if user["id"] is not None else None,
+        opened if opened["id"] is not None else None,
+    )
 
 
 def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> str | None:

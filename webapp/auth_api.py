@@ -164,7 +164,9 @@ def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending
     expired_now = False
     with db.transaction() as conn:
         # An approved session is consumed by this very read: the status and the tokens' right in one statement.
-        polled = auth_sessions.poll(conn, session_id)
+        polled = auth_sessions.poll(
+            conn, session_id, client_ip=client_info.client_ip(), user_agent=client_info.user_agent()
+        )
         if polled is None:
             raise ApiError(404, "session_not_found", "There is no such login session.")
         row = polled.session
@@ -306,20 +308,12 @@ def find_session(conn, session_id: str) -> dict[str, Any]:
 
 
 def open_token_family(conn, polled: auth_sessions.Poll) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Open the token family of the session this poll consumed; return it with the session's user."""
-    user = polled.user
-    if user is None:
+    """Return the token family this poll opened and its user; record the login's notice email."""
+    if polled.user is None or polled.family is None:
         # The account was deleted after approving: raising rolls the consumption back.
         raise ApiError(404, "session_not_found", "There is no such login session.")
-    family = token_families.start(
-        conn,
-        user_id=user["id"],
-        auth_session_pk=str(polled.session["id"]),
-        client_ip=client_info.client_ip(),
-        user_agent=client_info.user_agent(),
-    )
-    email_notices.record_login(conn, polled.session, user)
-    return family, user
+    email_notices.record_login(conn, polled.session, polled.user)
+    return polled.family, polled.user
 
 
 def announce_end(session_pk: Any, event: str) -> None:
