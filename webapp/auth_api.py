@@ -172,7 +172,7 @@ def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending
         row = polled.session
         state = auth_sessions.effective_status(row)
         if polled.consumed:
-            grant = open_token_family(conn, polled)
+            grant = grant_of(conn, polled)
         elif state == auth_sessions.EXPIRED:
             expired_now = auth_sessions.expire_if_overdue(conn, str(row["id"])) is not None
     if expired_now:
@@ -307,8 +307,8 @@ def find_session(conn, session_id: str) -> dict[str, Any]:
     return row
 
 
-def open_token_family(conn, polled: auth_sessions.Poll) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the token family this poll opened and its user; record the login's notice email."""
+def grant_of(conn, polled: auth_sessions.Poll) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the token family and the user of the login this poll consumed; record its notice email."""
     if polled.user is None or polled.family is None:
         # The account was deleted after approving: raising rolls the consumption back.
         raise ApiError(404, "session_not_found", "There is no such login session.")
