@@ -20,7 +20,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core import shared_metrics, status_cache
+import psycopg2.extensions
+
+from core import db, shared_metrics, status_cache, token_families
 
 Row = dict[str, Any]
 
@@ -37,11 +39,21 @@ SESSION_SECRET_BYTES = 16  # 128 bits, as the contract asks
 START_TOKEN_BYTES = 24  # 32 url-safe characters, inside Telegram's 1-64 of [A-Za-z0-9_-]
 MAX_SESSION_ID_LENGTH = 64
 
-# Expiry is judged by the database clock, the one the transitions use, never the caller's.
-SELECT_COLUMNS = (
-    "*, expires_at <= now() AS overdue,"
-    " GREATEST(0, FLOOR(EXTRACT(EPOCH FROM expires_at - now())))::int AS expires_in"
-)
+
+
+def session_columns(table: str) -> str:
+    """Return the select list of a session row as every reader gets it, from `table` (a name or an alias)."""
+    # Expiry is judged by the database clock, the one the transitions use, never the caller's.
+    return (
+        f"{table}.*, {table}.expires_at <= now() AS overdue,"
+        f" GREATEST(0, FLOOR(EXTRACT(EPOCH FROM {table}.expires_at - now())))::int AS expires_in"
+    )
+
+
+SELECT_COLUMNS = session_columns("auth_sessions")
+
+# A login belongs to the user its phone is linked to as it starts (`create(user_id=LINKED_USER)`).
+LINKED_USER = "linked_user"
 
 
 class Refusal(enum.Enum):
@@ -81,30 +93,47 @@ def create(
     conn,
     *,
     phone_number: str,
-    user_id: int | None,
+    user_id: int | None | str,
     ttl_seconds: int,
     approval_mode: str,
     client_ip: str | None,
     user_agent: str | None,
+    before: db.Sql | None = None,
+    prompt_withheld: db.Sql | None = None,
 ) -> NewSession:
-    """Start a pending login for a phone; the caller gives the browser `session_id`."""
+    """Start a pending login for a phone; the caller gives the browser `session_id`.
+
+    `user_id=LINKED_USER` gives the login to the user linked to the phone, looked up in the same
+    statement. `before` is run just ahead of it in the same round trip (a lock), and
+    `prompt_withheld` is the expression that sets that column (`core.prompt_targets` has both).
+    """
     session_id = secrets.token_urlsafe(SESSION_SECRET_BYTES)
     match_code = new_match_code() if approval_mode == "match" else None
+    if user_id == LINKED_USER:
+        owner = db.Sql("(SELECT id FROM users WHERE phone_number = %s)", (phone_number,))
+    else:
+        owner = db.Sql("%s", (user_id,))
+    withheld = prompt_withheld or db.Sql("NULL")
+    prelude = before or db.Sql("")
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO auth_sessions (secret_hash, start_token, phone_number, user_id, approval_mode,"
-            " match_code, client_ip, user_agent, expires_at)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING {SELECT_COLUMNS}",
+            f"{prelude.text}{';' if prelude.text else ''}"
+            " INSERT INTO auth_sessions (secret_hash, start_token, phone_number, user_id, approval_mode,"
+            " match_code, client_ip, user_agent, expires_at, prompt_withheld)"
+            f" VALUES (%s, %s, %s, {owner.text}, %s, %s, %s, %s, now() + make_interval(secs => %s), {withheld.text})"
+            f" RETURNING {SELECT_COLUMNS}",
             (
+                *prelude.params,
                 hash_secret(session_id),
                 secrets.token_urlsafe(START_TOKEN_BYTES),
                 phone_number,
-                user_id,
+                *owner.params,
                 approval_mode,
                 match_code,
                 client_ip,
                 (user_agent or "")[:512] or None,
                 ttl_seconds,
+                *withheld.params,
             ),
         )
         row = cur.fetchone()
@@ -278,15 +307,70 @@ def withdraw_approval(conn, session_pk: str, user_id: int) -> Row | None:
         return _changed(conn, cur.fetchone())
 
 
-def consume(conn, session_id: str) -> Row | None:
-    """Take the approved session's right to tokens; exactly one caller ever gets the row."""
-    with conn.cursor() as cur:
+@dataclass(frozen=True)
+class Poll:
+    """A session as a status poll read it; `consumed` when this very read took an approved one's tokens."""
+
+    session: Row
+    consumed: bool
+    user: Row | None  # the consumed session's user; None if not consumed, or the account is gone
+    family: Row | None  # the token family the consumption opened for that user
+
+
+# Set apart the session's, the user's and the family's columns in the row of `poll`.
+_USER_COLUMNS_FOLLOW = "user_columns_follow"
+_FAMILY_COLUMNS_FOLLOW = "family_columns_follow"
+
+
+def poll(conn, session_id: str, *, client_ip: str | None, user_agent: str | None) -> Poll | None:
+    """Read a browser's session; an approved one is consumed and its login's token family opened, in the same statement.
+
+    None if there is no such session. Exactly one caller ever consumes a session: concurrent polls
+    wait for the winner's row, find it no longer approved and read it as it was (`approved` or
+    `consumed`, not consumed by them). A consumed session whose user is gone opens no family: the
+    caller rolls the consumption back.
+    """
+    if not looks_like_session_id(session_id):
+        return None
+    family = token_families.opening(
+        user_id=db.Sql("u.id"),
+        auth_session_pk=db.Sql("c.id"),
+        client_ip=client_ip,
+        user_agent=user_agent,
+        source="FROM consumed c JOIN users u ON u.id = c.user_id",
+    )
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
         cur.execute(
-            "UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
-            " WHERE secret_hash = %s AND status = 'approved' RETURNING *",
-            (hash_secret(session_id),),
+            "WITH consumed AS (UPDATE auth_sessions SET status = 'consumed', consumed_at = now()"
+            " WHERE secret_hash = %s AND status = 'approved' RETURNING id, user_id, status, consumed_at),"
+            f" family AS ({family.text})"
+            f" SELECT {session_columns('s')}, c.id IS NOT NULL AS consumed_now, c.status AS consumed_status,"
+            f" c.consumed_at AS consumed_consumed_at, NULL AS {_USER_COLUMNS_FOLLOW}, u.*,"
+            f" NULL AS {_FAMILY_COLUMNS_FOLLOW}, f.*"
+            " FROM auth_sessions s LEFT JOIN consumed c ON c.id = s.id"
+            " LEFT JOIN users u ON u.id = c.user_id LEFT JOIN family f ON f.auth_session_id = c.id"
+            " WHERE s.secret_hash = %s",
+            (hash_secret(session_id), *family.params, hash_secret(session_id)),
         )
-        return _changed(conn, cur.fetchone())
+        values = cur.fetchone()
+        if values is None:
+            return None
+        names = [column.name for column in cur.description]
+    user_at, family_at = names.index(_USER_COLUMNS_FOLLOW), names.index(_FAMILY_COLUMNS_FOLLOW)
+    session = dict(zip(names[:user_at], values[:user_at]))
+    user = dict(zip(names[user_at + 1 : family_at], values[user_at + 1 : family_at]))
+    opened = dict(zip(names[family_at + 1 :], values[family_at + 1 :]))
+    consumed = session.pop("consumed_now")
+    status, consumed_at = session.pop("consumed_status"), session.pop("consumed_consumed_at")
+    if consumed:
+        session["status"], session["consumed_at"] = status, consumed_at
+        _changed(conn, session)
+    return Poll(
+        session,
+        consumed,
+        user if user["id"] is not None else None,
+        opened if opened["id"] is not None else None,
+    )
 
 
 def record_prompt(conn, session_pk: str, chat_id: int, message_id: int, language: str) -> str | None:

@@ -11,6 +11,7 @@ import logging
 import os
 import select
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterator, Protocol, TypeVar
 
 import psycopg2
@@ -132,6 +133,14 @@ def server_hung_up(conn: psycopg2.extensions.connection) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class Sql:
+    """A piece of SQL and its parameters, for one statement that rules of several modules make up together."""
+
+    text: str
+    params: tuple[Any, ...] = ()
+
+
 # Callbacks of the transactions in progress, by connection: (before commit, after commit).
 # Keyed by id(conn), because psycopg2 connections take no attributes; `transaction()` owns the entry.
 _hooks: dict[int, tuple[list[Callable[[], None]], list[Callable[[], None]]]] = {}
@@ -166,11 +175,16 @@ def get_pool() -> Pool:
 
 
 @contextlib.contextmanager
-def transaction() -> Iterator[psycopg2.extensions.connection]:
+def transaction(*, one_statement: bool = False) -> Iterator[psycopg2.extensions.connection]:
     """Run the block in one transaction: commit on success, roll back on any exception.
 
     A broken connection (Postgres restarted or unreachable) becomes `ServiceUnavailable`, and
     the connection is discarded rather than returned to the pool.
+
+    `one_statement=True` is for a block that sends a single `execute` (one statement, or several
+    joined by `;`): Postgres runs that as one implicit transaction, all or nothing, so the BEGIN
+    and COMMIT round trips are left out. It is committed when `execute` returns, so such a block
+    may not register `before_commit` hooks; `after_commit` ones run as usual.
     """
     pool = get_pool()
     conn = pool.acquire()
@@ -178,6 +192,8 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
     before, after = _hooks[id(conn)] = ([], [])
     _batches[id(conn)] = {}
     try:
+        if one_statement:
+            conn.autocommit = True
         yield conn
         for hook in before:
             hook()
@@ -194,6 +210,11 @@ def transaction() -> Iterator[psycopg2.extensions.connection]:
     finally:
         _hooks.pop(id(conn), None)
         _batches.pop(id(conn), None)
+        if conn.autocommit:
+            try:
+                conn.autocommit = False  # client-side only: no round trip
+            except psycopg2.Error:
+                broken = True
         pool.release(conn, broken)
     # After the connection went back: a callback (Redis, say) must not hold a Postgres connection.
     for hook in after:
@@ -204,6 +225,8 @@ def before_commit(conn: psycopg2.extensions.connection, hook: Callable[[], None]
     """Run `hook` just before this transaction commits (an exception from it rolls back)."""
     hooks = _hooks.get(id(conn))
     if hooks is not None:  # a connection outside `transaction()` (tools, tests) commits itself
+        if conn.autocommit:
+            raise RuntimeError("a one-statement transaction has committed already: it runs no before-commit hook")
         hooks[0].append(hook)
 
 

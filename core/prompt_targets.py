@@ -25,7 +25,7 @@ from typing import Any
 
 import limits
 
-from core import auth_sessions, prompt_holds, users
+from core import auth_sessions, db, prompt_holds, users
 
 Row = dict[str, Any]
 
@@ -195,26 +195,42 @@ def prompt_after_link(conn, telegram_id: int, phone_number: str) -> list[str]:
     return [str(row["id"])]
 
 
-def withhold_over_budget(conn, session: Row, budget: str) -> bool:
-    """Hold a new login's prompt back when its phone already had `budget` prompts (limits notation); True if so.
+def start_login(
+    conn,
+    *,
+    phone_number: str,
+    ttl_seconds: int,
+    approval_mode: str,
+    client_ip: str | None,
+    user_agent: str | None,
+    budget: str,
+) -> auth_sessions.NewSession:
+    """Start a login of the phone's linked user (if any), its prompt held back if the phone's budget is spent.
 
-    Counts the phone's logins started within the budget's window whose prompt was not held back,
-    from every client: a flood of /init from many addresses can't push prompts at the owner, and
-    the owner's own login still gets its prompt by opening its `bot_url`.
+    The budget (limits notation) counts the phone's logins started within its window whose prompt
+    was not held back, from every client: a flood of /init from many addresses can't push prompts
+    at the owner, and the owner's own login still gets its prompt by opening its `bot_url`.
+    One round trip: the lock and the insert go to Postgres together.
     """
     item = limits.parse(budget)
-    with conn.cursor() as cur:
-        # One phone's inits take turns here, so concurrent ones can't each count under the budget.
-        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BUDGET_LOCK_CLASS, session["phone_number"]))
-        cur.execute(
-            "UPDATE auth_sessions SET prompt_withheld = %s"
-            " WHERE id = %s AND prompt_withheld IS NULL AND prompt_message_id IS NULL"
-            " AND (SELECT count(*) FROM auth_sessions o WHERE o.phone_number = %s AND o.id <> %s"
-            "      AND o.created_at > now() - make_interval(secs => %s) AND o.prompt_withheld IS NULL) >= %s"
-            " RETURNING id",
-            (BUDGET, str(session["id"]), session["phone_number"], str(session["id"]), item.get_expiry(), item.amount),
-        )
-        return cur.fetchone() is not None
+    return auth_sessions.create(
+        conn,
+        phone_number=phone_number,
+        user_id=auth_sessions.LINKED_USER,
+        ttl_seconds=ttl_seconds,
+        approval_mode=approval_mode,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        # One phone's logins start in turn, so concurrent ones can't each count under the budget;
+        # the insert is a statement of its own after the lock, so it counts what committed meanwhile.
+        before=db.Sql("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BUDGET_LOCK_CLASS, phone_number)),
+        prompt_withheld=db.Sql(
+            "CASE WHEN (SELECT count(*) FROM auth_sessions o WHERE o.phone_number = %s"
+            " AND o.created_at > now() - make_interval(secs => %s) AND o.prompt_withheld IS NULL) >= %s"
+            " THEN %s END",
+            (phone_number, item.get_expiry(), item.amount, BUDGET),
+        ),
+    )
 
 
 # The first key of the two-key advisory locks this module takes (any constant of ours).

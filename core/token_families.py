@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from core import db
+
 Row = dict[str, Any]
 
 # The revoked_reason of a family ended because the login outlived LOGIN_MAX_AGE.
@@ -47,6 +49,19 @@ def new_jti() -> str:
     return uuid.uuid4().hex
 
 
+def opening(*, user_id: db.Sql, auth_session_pk: db.Sql, client_ip: str | None, user_agent: str | None, source: str = "") -> db.Sql:
+    """Return the INSERT that opens the family of a new login, with its first refresh token id.
+
+    `user_id` and `auth_session_pk` may be expressions over `source` (a FROM clause), so that the
+    statement that consumes a session opens its family too (`auth_sessions.poll`).
+    """
+    return db.Sql(
+        "INSERT INTO token_families (id, user_id, auth_session_id, current_refresh_jti, client_ip, user_agent)"
+        f" SELECT %s, {user_id.text}, {auth_session_pk.text}, %s, %s, %s {source} RETURNING *",
+        (str(uuid.uuid4()), *user_id.params, *auth_session_pk.params, new_jti(), client_ip, user_agent),
+    )
+
+
 def start(
     conn,
     *,
@@ -56,12 +71,14 @@ def start(
     user_agent: str | None,
 ) -> Row:
     """Open the family of a new login, with its first refresh token id."""
+    insert = opening(
+        user_id=db.Sql("%s", (user_id,)),
+        auth_session_pk=db.Sql("%s::uuid", (auth_session_pk,)),
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO token_families (id, user_id, auth_session_id, current_refresh_jti, client_ip, user_agent)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
-            (str(uuid.uuid4()), user_id, auth_session_pk, new_jti(), client_ip, user_agent),
-        )
+        cur.execute(insert.text, insert.params)
         return cur.fetchone()
 
 

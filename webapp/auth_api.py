@@ -51,22 +51,21 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     if phone_number is None:
         raise ApiError(422, "invalid_phone_number", "This is not a valid phone number.")
     username = bot_identity.bot_username(settings)
-    with db.transaction() as conn:
-        user = users.get_by_phone(conn, phone_number)
-        new = auth_sessions.create(
+    # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
+    with db.transaction(one_statement=True) as conn:
+        new = prompt_targets.start_login(
             conn,
             phone_number=phone_number,
-            user_id=user["id"] if user else None,
             ttl_seconds=settings.auth_session_ttl,
             approval_mode=settings.approval_mode,
             client_ip=client_info.client_ip(),
             user_agent=client_info.user_agent(),
+            budget=settings.prompt_budget_per_phone,
         )
-        # Linked or not, the same work and the same answer; only the prompt may wait for the bot_url.
-        prompt_targets.withhold_over_budget(conn, new.row, settings.prompt_budget_per_phone)
     row = new.row
     enqueue_session_tasks(new)
-    events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=user is not None)
+    linked = row["user_id"] is not None
+    events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=linked)
     body: dict[str, Any] = {
         "session_id": new.session_id,
         "status": auth_sessions.PENDING,
@@ -164,22 +163,28 @@ def read_status(session_id: str, check: rate_limits.PollCheck | None) -> Pending
     grant: tuple[dict[str, Any], dict[str, Any]] | None = None
     expired_now = False
     with db.transaction() as conn:
-        row = find_session(conn, session_id)
+        # An approved session is consumed by this very read: the status and the tokens' right in one statement.
+        polled = auth_sessions.poll(
+            conn, session_id, client_ip=client_info.client_ip(), user_agent=client_info.user_agent()
+        )
+        if polled is None:
+            raise ApiError(404, "session_not_found", "There is no such login session.")
+        row = polled.session
         state = auth_sessions.effective_status(row)
-        if state == auth_sessions.EXPIRED:
+        if polled.consumed:
+            grant = grant_of(conn, polled)
+        elif state == auth_sessions.EXPIRED:
             expired_now = auth_sessions.expire_if_overdue(conn, str(row["id"])) is not None
-        elif state == auth_sessions.APPROVED:
-            grant = consume_for_tokens(conn, session_id)
     if expired_now:
         announce_end(row["id"], "session_expired")
     if state == auth_sessions.PENDING:
         return Pending(row["expires_in"], None)
-    if state == auth_sessions.CONSUMED or (state == auth_sessions.APPROVED and grant is None):
-        raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     if grant is not None:
         family, user = grant
         events.emit("tokens_issued", session=row["id"], user=user["id"], family=family["id"])
         return jsonify(direct_logins.approved_answer(family, user))
+    if state in (auth_sessions.CONSUMED, auth_sessions.APPROVED):  # approved: another poll won its tokens
+        raise ApiError(410, "session_consumed", "The tokens of this login were already handed out.")
     return jsonify({"status": state})
 
 
@@ -302,24 +307,13 @@ def find_session(conn, session_id: str) -> dict[str, Any]:
     return row
 
 
-def consume_for_tokens(conn, session_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Take an approved session's tokens and open its token family; None for a race's loser."""
-    consumed = auth_sessions.consume(conn, session_id)
-    if consumed is None:
-        return None
-    user = users.get(conn, consumed["user_id"]) if consumed["user_id"] is not None else None
-    if user is None:
+def grant_of(conn, polled: auth_sessions.Poll) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the token family and the user of the login this poll consumed; record its notice email."""
+    if polled.user is None or polled.family is None:
         # The account was deleted after approving: raising rolls the consumption back.
         raise ApiError(404, "session_not_found", "There is no such login session.")
-    family = token_families.start(
-        conn,
-        user_id=user["id"],
-        auth_session_pk=str(consumed["id"]),
-        client_ip=client_info.client_ip(),
-        user_agent=client_info.user_agent(),
-    )
-    email_notices.record_login(conn, consumed, user)
-    return family, user
+    email_notices.record_login(conn, polled.session, polled.user)
+    return polled.family, polled.user
 
 
 def announce_end(session_pk: Any, event: str) -> None:

@@ -200,9 +200,17 @@ def test_a_prompt_over_the_phones_budget_is_sent_when_its_own_bot_url_is_opened(
     user = kit.linked_user()
     for _ in range(3):  # other clients spent the phone's budget
         kit.new_session(user["phone_number"])
-    over = kit.new_session(user["phone_number"])
     with db.transaction() as conn:
-        assert prompt_targets.withhold_over_budget(conn, over.row, "3/10 minutes")
+        over = prompt_targets.start_login(
+            conn,
+            phone_number=user["phone_number"],
+            ttl_seconds=300,
+            approval_mode="simple",
+            client_ip="203.0.113.7",
+            user_agent=None,
+            budget="3/10 minutes",
+        )
+    assert over.row["prompt_withheld"] == prompt_targets.BUDGET
     send_approval_prompt.apply(args=[str(over.row["id"])])
     assert kit.session_row(over.row["id"])["prompt_message_id"] is None  # withheld: the worker sends nothing
 

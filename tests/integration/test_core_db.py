@@ -6,6 +6,7 @@ import threading
 import time
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import pytest
 
@@ -24,6 +25,29 @@ def test_transaction_commits_and_rolls_back(core_db):
             cur.execute("INSERT INTO users (phone_number, telegram_id) VALUES ('+79161111111', 1)")
             raise RuntimeError("boom")
     with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM users")
+        assert cur.fetchone()["n"] == 0
+
+
+def test_a_one_statement_transaction_is_all_or_nothing_and_leaves_the_connection_transactional(core_db):
+    after: list[str] = []
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        with db.transaction(one_statement=True) as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO users (phone_number, telegram_id) VALUES ('+79161111111', 1);"
+                " INSERT INTO users (phone_number, telegram_id) VALUES ('+79161111112', 1)"
+            )
+    with db.transaction(one_statement=True) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM users")
+        assert cur.fetchone()["n"] == 0
+        db.after_commit(conn, lambda: after.append("committed"))
+        with pytest.raises(RuntimeError):
+            db.before_commit(conn, lambda: None)
+    assert after == ["committed"]
+    with db.transaction() as conn, conn.cursor() as cur:
+        assert not conn.autocommit
+        cur.execute("INSERT INTO users (phone_number, telegram_id) VALUES ('+79161111113', 3)")
+        conn.rollback()  # a pooled connection must not have committed the insert on its own
         cur.execute("SELECT count(*) AS n FROM users")
         assert cur.fetchone()["n"] == 0
 

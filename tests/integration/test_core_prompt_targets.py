@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from core import auth_sessions, db, decisions, prompt_holds, prompt_targets, prompts, session_recovery, users
 from core.prompt_targets import Blocker, DeepLink
 from tests.factories import make_session, make_user
@@ -77,14 +80,29 @@ def test_someone_elses_account_opening_the_bot_url_changes_nothing(core_db):
     assert blocker(login.row["id"]) is Blocker.NOT_OPENED
 
 
+def start_login(conn, phone_number: str, client_ip: str = "203.0.113.7") -> auth_sessions.NewSession:
+    """Start a login as /init does, against a budget of 3 prompts per phone in 10 minutes."""
+    return prompt_targets.start_login(
+        conn,
+        phone_number=phone_number,
+        ttl_seconds=300,
+        approval_mode="simple",
+        client_ip=client_ip,
+        user_agent=None,
+        budget="3/10 minutes",
+    )
+
+
+def over_budget(login: auth_sessions.NewSession) -> bool:
+    return login.row["prompt_withheld"] == prompt_targets.BUDGET
+
+
 def test_prompts_over_the_phones_budget_are_withheld_until_their_bot_url_is_opened(core_db):
     with db.transaction() as conn:
         link_victim(conn)
-        logins, withheld = [], []
-        for _ in range(4):  # as /init does: each login is weighed against the budget as it starts
-            logins.append(make_session(conn, phone_number=VICTIM_PHONE))
-            withheld.append(prompt_targets.withhold_over_budget(conn, logins[-1].row, "3/10 minutes"))
-    assert withheld == [False, False, False, True]
+        logins = [start_login(conn, VICTIM_PHONE) for _ in range(4)]
+    assert [over_budget(login) for login in logins] == [False, False, False, True]
+    assert [login.row["user_id"] is not None for login in logins] == [True] * 4
     assert [blocker(login.row["id"]) for login in logins] == [None, None, None, Blocker.OVER_BUDGET]
     assert needs_prompt_in_recovery()[str(logins[3].row["id"])] is False
 
@@ -97,12 +115,33 @@ def test_prompts_over_the_phones_budget_are_withheld_until_their_bot_url_is_open
 def test_the_budget_counts_every_client_of_the_phone_and_no_other_phone(core_db):
     with db.transaction() as conn:
         for number in range(3):
-            flood = make_session(conn, phone_number=VICTIM_PHONE, client_ip=f"198.51.100.{number}")
-            assert not prompt_targets.withhold_over_budget(conn, flood.row, "3/10 minutes")
-        owner = make_session(conn, phone_number=VICTIM_PHONE, client_ip="203.0.113.7")
-        assert prompt_targets.withhold_over_budget(conn, owner.row, "3/10 minutes")
-        elsewhere = make_session(conn, phone_number="+79160000012")
-        assert not prompt_targets.withhold_over_budget(conn, elsewhere.row, "3/10 minutes")
+            assert not over_budget(start_login(conn, VICTIM_PHONE, client_ip=f"198.51.100.{number}"))
+        assert over_budget(start_login(conn, VICTIM_PHONE, client_ip="203.0.113.7"))
+        assert not over_budget(start_login(conn, "+79160000012"))
+
+
+def test_logins_started_at_once_spend_the_budget_once(core_db):
+    barrier = threading.Barrier(8)
+
+    def start(number: int) -> bool:
+        barrier.wait()
+        # As /init does: the lock and the insert in one round trip, committed as it ends.
+        with db.transaction(one_statement=True) as conn:
+            return over_budget(start_login(conn, VICTIM_PHONE, client_ip=f"198.51.100.{number}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        withheld = list(pool.map(start, range(8)))
+    assert sorted(withheld) == [False] * 3 + [True] * 5
+
+
+def test_a_login_belongs_to_the_user_its_phone_is_linked_to_as_it_starts(core_db):
+    with db.transaction(one_statement=True) as conn:
+        unlinked = start_login(conn, VICTIM_PHONE)
+    with db.transaction() as conn:
+        user = link_victim(conn).user
+    with db.transaction(one_statement=True) as conn:
+        linked = start_login(conn, VICTIM_PHONE)
+    assert (unlinked.row["user_id"], linked.row["user_id"]) == (None, user["id"])
 
 
 def test_a_hold_withholds_the_workers_prompt_for_good_but_a_deep_link_only_says_so(core_db):

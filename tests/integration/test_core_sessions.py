@@ -6,6 +6,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from core import auth_sessions, db
 from tests.factories import make_session, make_user
 
@@ -75,11 +77,52 @@ def test_ten_simultaneous_consumers_have_one_winner(core_db):
     def consume(_):
         barrier.wait()
         with db.transaction() as conn:
-            return auth_sessions.consume(conn, new.session_id)
+            return auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None)
 
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(consume, range(10)))
-    assert sum(r is not None for r in results) == 1
+    winners = [poll for poll in results if poll.consumed]
+    assert len(winners) == 1
+    assert winners[0].session["status"] == "consumed" and winners[0].user["id"] == user["id"]
+    assert winners[0].family["user_id"] == user["id"] and winners[0].family["auth_session_id"] == new.row["id"]
+    # The losers read the session as approved (before the winner's commit) or consumed, never with its user.
+    losers = [poll for poll in results if not poll.consumed]
+    assert all(poll.session["status"] in ("approved", "consumed") for poll in losers)
+    assert all(poll.user is None and poll.family is None for poll in losers)
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM token_families WHERE auth_session_id = %s", (new.row["id"],))
+        assert cur.fetchone()["n"] == 1
+
+
+def test_a_poll_reads_a_session_and_consumes_only_an_approved_one(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        pending = auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None)
+        assert auth_sessions.poll(conn, "no-such-session-id-at-all", client_ip=None, user_agent=None) is None
+    assert (pending.session["status"], pending.consumed, pending.user, pending.family) == ("pending", False, None, None)
+    assert pending.session["expires_in"] > 0 and not pending.session["overdue"]
+    with db.transaction() as conn:
+        auth_sessions.approve(conn, new.row["id"], user["telegram_id"])
+    with db.transaction() as conn:
+        first = auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None)
+    with db.transaction() as conn:
+        second = auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None)
+    assert (first.consumed, first.session["status"], first.user["phone_number"]) == (True, "consumed", user["phone_number"])
+    assert first.session["consumed_at"] is not None and first.session["id"] == new.row["id"]
+    assert (first.family["user_id"], first.family["auth_session_id"]) == (user["id"], new.row["id"])
+    assert first.family["current_refresh_jti"] and first.family["revoked_at"] is None
+    assert (second.consumed, second.session["status"], second.user, second.family) == (False, "consumed", None, None)
+
+
+def test_a_rolled_back_poll_leaves_the_session_approved(core_db):
+    user, new = linked_session()
+    with db.transaction() as conn:
+        auth_sessions.approve(conn, new.row["id"], user["telegram_id"])
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        assert auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None).consumed
+        raise RuntimeError("the tokens could not be issued")
+    with db.transaction() as conn:
+        assert auth_sessions.poll(conn, new.session_id, client_ip=None, user_agent=None).consumed
 
 
 def test_a_tap_after_expiry_loses_and_the_expiry_wins(core_db):

@@ -45,6 +45,13 @@ def notices(fake_telegram: EmulatorClient, chat_id: int, language: str = "en") -
     return [m for m in fake_telegram.bot_messages(chat_id) if m["text"].startswith(title)]
 
 
+def take_tokens(conn, session_id: str) -> dict[str, Any]:
+    """Consume an approved session as the website's poll does; return the token family it opened."""
+    polled = auth_sessions.poll(conn, session_id, client_ip=None, user_agent=None)
+    assert polled is not None and polled.consumed and polled.family is not None
+    return polled.family
+
+
 def approved_session(kit: Kit, user: dict[str, Any], **fields: Any) -> Any:
     """Start a login for the user's phone and approve it as their tap would."""
     session = kit.new_session(user["phone_number"], **fields)
@@ -101,7 +108,7 @@ def test_the_notice_still_goes_out_after_the_tokens_were_picked_up(kit: Kit, fak
     user = kit.linked_user()
     session = approved_session(kit, user)
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
+        take_tokens(conn, session.session_id)
 
     send_login_notice.apply(args=[str(session.row["id"])])
 
@@ -198,9 +205,7 @@ def test_a_telegram_approval_costs_one_message_whose_button_ends_the_login(
     assert (end["text"], end["callback_data"]) == (en("button_end_this_login"), f"es:{session_pk}")
     # The website takes its tokens: the login is live.
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
-        family = token_families.start(conn, user_id=user["id"], auth_session_pk=session_pk, client_ip=None,
-                                      user_agent=None)
+        family = take_tokens(conn, session.session_id)
     time.sleep(1)  # a worker copy that would send a separate notice has had its chance
     assert [m["message_id"] for m in fake_telegram.bot_messages(chat) if m["message_id"] >= prompt["message_id"]] == [
         prompt["message_id"]
@@ -235,7 +240,8 @@ def test_ending_the_login_before_the_website_took_its_tokens_withdraws_the_appro
     assert answers(fake_telegram, chat, 2)[-1]["text"] == en("answer_login_ended")
     assert session_status(session.row["id"]) == "rejected"
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is None  # no tokens for it any more
+        # No tokens for it any more.
+        assert not auth_sessions.poll(conn, session.session_id, client_ip=None, user_agent=None).consumed
     assert fake_telegram.invalid_calls() == []
 
 
@@ -289,10 +295,7 @@ def test_only_a_recent_telegram_login_counts_as_approved_in_telegram(kit: Kit) -
     user = kit.linked_user()
     session = approved_session(kit, user)
     with db.transaction() as conn:
-        assert auth_sessions.consume(conn, session.session_id) is not None
-        telegram_family = token_families.start(
-            conn, user_id=user["id"], auth_session_pk=str(session.row["id"]), client_ip=None, user_agent=None
-        )
+        telegram_family = take_tokens(conn, session.session_id)
         passkey_family = direct_logins.open_login(
             conn, user=user, method=direct_logins.PASSKEY, client_ip=None, user_agent=None
         ).family

@@ -13,7 +13,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core import users
+from core import prompt_targets
 from core.settings import Settings
 from devstack.services import EmbeddedRedis, free_port
 from tests.integration.conftest import BROWSER_UA, session_row
@@ -177,8 +177,10 @@ def test_a_limited_client_gets_the_same_answer_linked_or_not(client, app, linked
         assert init(client, unknown).status_code == 201
     queued = len(fake_queue.sent)
     lookups: list[str] = []
-    real_get_by_phone = users.get_by_phone
-    monkeypatch.setattr(users, "get_by_phone", lambda conn, phone: lookups.append(phone) or real_get_by_phone(conn, phone))
+    real_start_login = prompt_targets.start_login
+    monkeypatch.setattr(
+        prompt_targets, "start_login", lambda conn, **fields: lookups.append(fields["phone_number"]) or real_start_login(conn, **fields)
+    )
 
     linked_answer = init(client, linked_user["phone_number"])
     unknown_answer = init(client, unknown)

@@ -11,12 +11,28 @@ import urllib.request
 import pytest
 
 import tasks
-from core import db
+from core import db, users
 from tests.integration.conftest import session_row
 
 
 def get_status(client, session_id: str, query: str = ""):
     return client.get(f"/api/auth/status/{session_id}{query}")
+
+
+def test_an_approved_login_of_an_account_deleted_since_is_not_found_and_not_consumed(client, linked_user, start_login, decide):
+    started = start_login(linked_user["phone_number"])
+    decide(started["session_id"], linked_user["telegram_id"], True)
+    with db.transaction() as conn:
+        users.delete(conn, linked_user["id"])
+
+    for _ in range(2):
+        response = get_status(client, started["session_id"])
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "session_not_found"
+    assert session_row(started["session_id"])["status"] == "approved"  # the consumption was rolled back
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM token_families")
+        assert cur.fetchone()["n"] == 0
 
 
 def test_a_new_session_is_pending(client, start_login):

@@ -22,9 +22,9 @@ def transactions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     real = db.transaction
 
     @contextlib.contextmanager
-    def counting() -> Iterator[Any]:
+    def counting(**options: Any) -> Iterator[Any]:
         opened.append(1)
-        with real() as conn:
+        with real(**options) as conn:
             yield conn
 
     monkeypatch.setattr(db, "transaction", counting)
