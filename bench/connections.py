@@ -9,17 +9,15 @@ cancelled (DELETE) to check that a waiting poll still answers promptly while all
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import resource
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
 import httpx
 
+from bench import costs
 from bench.load import read_response, request_bytes
 
 WAIT = 25  # ?wait=N of each held poll: the check must come well before it runs out
@@ -72,39 +70,6 @@ def raise_open_files_limit(wanted: int) -> int:
     return soft
 
 
-def process_tree(pid: int) -> list[int]:
-    """Return `pid` and every descendant of it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])  # the name in () may hold spaces
-        children.setdefault(parent, []).append(int(entry))
-    tree = [pid]
-    for member in tree:
-        tree.extend(children.get(member, []))
-    return tree
-
-
-def rss_bytes(pid: int) -> int:
-    """Return the resident memory of a process (VmRSS), 0 if it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found.group(1)) * 1024 if found else 0
-
-
-def tree_rss(pid: int) -> int:
-    """Return the resident memory of a process and all its descendants (gunicorn master and workers)."""
-    return sum(rss_bytes(member) for member in process_tree(pid))
-
-
 async def _open(poll: Poll, host: str, port: int) -> None:
     """Connect, send the long poll, and wait for its answer in a task of its own."""
     try:
@@ -132,7 +97,7 @@ async def hold_polls(base_url: str, session_ids: Sequence[str], cancel_session_i
     """Open up to `target` waiting long polls, measure, cancel one session, then close them all."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    rss_before = tree_rss(web_pid)
+    rss_before = costs.tree_rss_bytes(web_pid)
     # The cancelled session's poll goes first: it has waited the longest when it is cancelled.
     polls = [Poll(cancel_session_id)] + [Poll(session_ids[i % len(session_ids)]) for i in range(target - 1)]
     started = time.monotonic()
@@ -145,7 +110,7 @@ async def hold_polls(base_url: str, session_ids: Sequence[str], cancel_session_i
             await asyncio.sleep(RAMP_PAUSE)
         attempted = polls[:opened]
         await asyncio.sleep(max(0.0, min(HOLD_SECONDS, WAIT - 8 - (time.monotonic() - started))))
-        rss_during = tree_rss(web_pid)
+        rss_during = costs.tree_rss_bytes(web_pid)
         errors = [p.error for p in attempted if p.error]
         early = sum(1 for p in attempted if p.answered_at and not p.error)
         held = sum(1 for p in attempted if not p.answered_at and not p.error)

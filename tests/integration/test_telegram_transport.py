@@ -85,36 +85,27 @@ def test_get_updates_waits_its_long_poll_beyond_the_read_timeout(
     assert 0.9 <= run(scenario()) < 3
 
 
+@pytest.mark.parametrize(
+    ("transport_timeout", "call_timeout"),
+    [(0.4, None), (30, 0.4)],
+    ids=["the transport's default", "a per-call timeout wins over the default"],
+)
 def test_an_unanswered_call_times_out_within_the_read_timeout(
-    emulator: RunningEmulator, fake_telegram: EmulatorClient, user: dict[str, Any]
+    emulator: RunningEmulator, fake_telegram: EmulatorClient, user: dict[str, Any],
+    transport_timeout: float, call_timeout: float | None,
 ) -> None:
     fake_telegram.add_fault("sendMessage", "timeout", delay=3)
+    per_call = {} if call_timeout is None else {"read_timeout": call_timeout}
 
     async def scenario() -> float:
-        bot = bot_on(emulator.url, AiohttpRequest(read_timeout=0.4))
+        bot = bot_on(emulator.url, AiohttpRequest(read_timeout=transport_timeout))
         async with bot:
             started = time.monotonic()
             with pytest.raises(TimedOut):
-                await bot.send_message(user["id"], "lost")
+                await bot.send_message(user["id"], "lost", **per_call)
             return time.monotonic() - started
 
     assert 0.35 <= run(scenario()) < 1.5
-
-
-def test_a_per_call_read_timeout_wins_over_the_default(
-    emulator: RunningEmulator, fake_telegram: EmulatorClient, user: dict[str, Any]
-) -> None:
-    fake_telegram.add_fault("sendMessage", "timeout", delay=3)
-
-    async def scenario() -> float:
-        bot = bot_on(emulator.url, AiohttpRequest(read_timeout=30))
-        async with bot:
-            started = time.monotonic()
-            with pytest.raises(TimedOut):
-                await bot.send_message(user["id"], "lost", read_timeout=0.4)
-            return time.monotonic() - started
-
-    assert run(scenario()) < 1.5
 
 
 def test_a_full_pool_raises_ptbs_pool_timeout_and_sends_nothing(
