@@ -96,7 +96,9 @@ async def _warm_up(current: Bot) -> None:
 
 
 def _ensure_started() -> tuple[asyncio.AbstractEventLoop, Bot]:
-    if _loop is None or _bot is None or _pid != os.getpid() or _loop.is_closed() or not _loop.is_running():
+    # Not `is_running()`: just after `start`, its thread may not have entered the loop yet, and
+    # calls handed over meanwhile simply wait for it; only `shutdown` stops the loop, and it clears it.
+    if _loop is None or _bot is None or _pid != os.getpid() or _loop.is_closed():
         start()
     assert _loop is not None and _bot is not None
     return _loop, _bot
