@@ -55,6 +55,12 @@ def enqueue_approval_prompt(session_pk: str, redis_url: str | None = None) -> No
     _enqueue_clients.get(redis_url or get_settings().redis_url).rpush(PROMPT_QUEUE_KEY, item)
 
 
+def consumed_queue() -> str | None:
+    """Return the first queue this process's worker consumes (its own under -Q), None for none."""
+    queues = list(app.amqp.queues.consume_from or {})
+    return queues[0] if queues else None
+
+
 def enqueue_prompt_update(session_pk: str) -> None:
     """Ask a worker to edit a session's prompt to show its outcome."""
     app.send_task(UPDATE_PROMPT, args=[str(session_pk)])

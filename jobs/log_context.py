@@ -29,7 +29,11 @@ def add_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
 def take_request_id(task: Any = None, **_: Any) -> None:
     """Make the id the task was enqueued with current for its run (none if it had none)."""
     request = getattr(task, "request", None)
-    incoming = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)
+    adopt_request_id(getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER))
+
+
+def adopt_request_id(incoming: object) -> None:
+    """Make a request id that came with queued work current, if it is a valid one (else none)."""
     valid = isinstance(incoming, str) and request_ids.VALID.fullmatch(incoming) is not None
     request_ids.current.set(incoming if valid else None)
 

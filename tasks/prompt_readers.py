@@ -33,7 +33,7 @@ from celery.exceptions import Retry
 
 from core import redis_client, request_ids
 from core.settings import get_settings
-from jobs import PROMPT_QUEUE_KEY, app
+from jobs import PROMPT_QUEUE_KEY, consumed_queue, log_context
 from tasks import delivery
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,7 @@ def run_prompt_task(raw: bytes | str, hostname: str | None) -> None:
         return
     task = delivery.send_approval_prompt
     task_id = str(uuid.uuid4())
-    valid = isinstance(incoming, str) and request_ids.VALID.fullmatch(incoming) is not None
-    request_ids.current.set(incoming if valid else None)
+    log_context.adopt_request_id(incoming)
     # What Celery's tracer sets up for a message: `retry` then publishes the retry (same id, to
     # this worker's queue) instead of raising at once as for a direct call.
     task.push_request(id=task_id, args=[session_pk], kwargs={}, retries=0, hostname=hostname,
@@ -122,5 +121,5 @@ def run_prompt_task(raw: bytes | str, hostname: str | None) -> None:
 
 def _delivery_info() -> dict[str, Any]:
     # The queue this worker consumes, so that a worker started with -Q gets its own retries.
-    queues = list(app.amqp.queues.consume_from or {})
-    return {"exchange": "", "routing_key": queues[0]} if queues else {}
+    queue = consumed_queue()
+    return {"exchange": "", "routing_key": queue} if queue else {}

@@ -31,7 +31,7 @@ from celery import Task, bootsteps
 from celery.signals import worker_shutdown
 
 from core import auth_sessions, db, events, redis_client, session_recovery
-from jobs import RECOVER_SESSIONS, REQUEUE_STALLED_SESSIONS, SEND_APPROVAL_PROMPT, app
+from jobs import RECOVER_SESSIONS, REQUEUE_STALLED_SESSIONS, SEND_APPROVAL_PROMPT, app, consumed_queue
 from tasks.retry_policy import OutageRetryingTask
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,9 @@ class RecoverSessions(bootsteps.StartStopStep):
         # Only a crashed predecessor's leases are surely dead; a reconnecting worker's are its own.
         args = [why, None] if reconnecting else [why, c.hostname]
         try:
-            app.send_task(RECOVER_SESSIONS, args=args, queue=_first_queue(c))
+            app.send_task(RECOVER_SESSIONS, args=args, queue=consumed_queue())
         except Exception as exc:  # noqa: BLE001 - the broker just answered; never stop consuming for this
             log.warning("could not ask for session recovery (%s: %s)", type(exc).__name__, exc)
-
-
-def _first_queue(c: Any) -> str | None:
-    # The queue this worker consumes: a worker started with -Q must get its own sweep.
-    queues = list(c.app.amqp.queues.consume_from or {})
-    return queues[0] if queues else None
 
 
 @worker_shutdown.connect

@@ -13,7 +13,6 @@ import pytest
 import redis
 
 import jobs
-from jobs import app
 from core import request_ids
 from core.settings import Settings
 from tasks import prompt_readers
@@ -46,7 +45,8 @@ def celery_messages(settings: Settings, queue: str) -> list[dict]:
 @pytest.fixture
 def default_queue(worker_env: Settings) -> Iterator[str]:
     """The queue this process would consume as a worker (a reader's retries go there), emptied around the test."""
-    [queue] = list(app.amqp.queues.consume_from)
+    queue = jobs.consumed_queue()
+    assert queue is not None
     client = redis.Redis.from_url(worker_env.redis_url)
     client.delete(queue)
     yield queue
