@@ -32,7 +32,7 @@ from types import FrameType
 
 import httpx
 
-from bench import connections, costs, load, logins, steady
+from bench import connections, costs, load, logins, machine_speed, steady
 from bench.stats import Figure, format_table, percentile, ratio
 from devstack import PROJECT_ROOT
 from devstack.processes import ProcessGroup
@@ -164,9 +164,11 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
             services: steady.Services, meter: costs.Meter, profile: Path | None = None) -> tuple[list[Figure], list[str]]:
     """Run the stages against a started system."""
     worker = web_worker_description(LOG_DIR / "web.log")
+    reference_ms = machine_speed.reference_cpu_ms()
     context = [
         f"Dance of Mind benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+        f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start; "
+        f"Python reference workload {reference_ms:.1f} ms of CPU (bench/machine_speed.py)",
         f"web server: gunicorn, {worker}; settings: " + ", ".join(f"{k}={v}" for k, v in BENCH_ENV.items())
         + ", APPROVAL_MODE=simple, RATE_LIMIT_POLL_BURST=100000",
         f"load client: {load.client_name()}" + ("" if load.wrk_path() else " (wrk is not installed: apt-get install wrk)"),
@@ -200,7 +202,7 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
                        + "".join(f"\n  e.g. {e}" for e in sorted(set(long_run.errors + plain_run.errors))[:3]))
 
     if "steady" in stages:
-        figures += steady_stages(plan, system, services, meter, context, profile)
+        figures += steady_stages(plan, system, services, meter, context, reference_ms, profile)
 
     if "held" in stages:
         held_sessions = -(-plan.held // MAX_WAITING_POLLS_PER_SESSION)
@@ -218,7 +220,7 @@ def measure(plan: Plan, system: System, processes: ProcessGroup, open_files: int
 
 
 def steady_stages(plan: Plan, system: System, services: steady.Services, meter: costs.Meter,
-                  context: list[str], profile: Path | None = None) -> list[Figure]:
+                  context: list[str], reference_ms: float, profile: Path | None = None) -> list[Figure]:
     """Logins at Telegram's rate, then above the send budget; what each login cost."""
     say(f"linking {plan.steady_people} Telegram users for the steady-rate stages")
     people = logins.link_people(system.emulator.base_url, plan.steady_people)
@@ -231,7 +233,7 @@ def steady_stages(plan: Plan, system: System, services: steady.Services, meter: 
         context.append(steady.finish_profile(profiler, profile))
     context += steady.describe_costs(at_rate)
     context += [f"  e.g. {e}" for e in sorted(set(at_rate.run.errors))[:3]]
-    figures = steady.steady_figures(at_rate, plan.steady_seconds)
+    figures = steady.steady_figures(at_rate, plan.steady_seconds, reference_ms)
     say(f"{plan.over_rate:g} logins/s for {plan.over_seconds:g} s, above the send budget")
     over = steady.run_stage(meter, services, system.web_url, people, plan.over_rate, plan.over_seconds)
     context += steady.describe_costs(over)

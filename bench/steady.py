@@ -107,8 +107,12 @@ def seconds_figure(name: str, values: list[float], fraction: float, **goal) -> F
     return Figure(name, value, "ms", **goal)
 
 
-def steady_figures(result: SteadyResult, seconds: float) -> list[Figure]:
-    """Return the figures of the stage at Telegram's rate: completion, p99, errors, CPU per login."""
+def steady_figures(result: SteadyResult, seconds: float, reference_ms: float) -> list[Figure]:
+    """Return the figures of the stage at Telegram's rate: completion, p99, errors, CPU per login.
+
+    `reference_ms` is this machine's `bench.machine_speed` reference: CPU per login divided by it
+    compares runs made on different machines.
+    """
     run, cost = result.run, result.cost
     to_tokens = [x.to_tokens for x in run.completed]
     to_prompt = [x.to_prompt for x in run.logins if not math.isnan(x.to_prompt)]
@@ -130,6 +134,8 @@ def steady_figures(result: SteadyResult, seconds: float) -> list[Figure]:
         Figure("CPU per login, web + worker + bot", app_ms, "ms", at_most=GOAL_CPU_MS,
                goal_text=f"<= {GOAL_CPU_MS:g} ms",
                note=", ".join(f"{n} {format_value(cost.cpu_ms_per_login(n))}" for n in APP_PROCESSES)),
+        Figure("CPU per login / machine reference", app_ms / reference_ms,
+               note=f"the same CPU in units of this machine's Python reference ({reference_ms:.1f} ms)"),
         Figure("CPU per login, Postgres + Redis", services_ms, "ms",
                note=f"postgres {format_value(cost.cpu_ms_per_login('postgres'))}, "
                     f"redis {format_value(cost.cpu_ms_per_login('redis'))}; emulator "
