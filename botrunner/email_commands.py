@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update, User
@@ -24,7 +25,15 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Outcome = tuple[Message, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command, a message or a button did: the message to show, and the emails to queue after the commit."""
+
+    message: Message
+    emails: tuple[str, ...] = ()
+    answer: str | None = None  # a button's toast
 
 
 async def email_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -34,9 +43,9 @@ async def email_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await replies.reply(update, Message(email_menu.text("unavailable", language)))
         return
     typed = " ".join(context.args or ())
-    message, emails = await asyncio.to_thread(_email_command, update.effective_user, typed, language, settings)
-    await replies.reply(update, message)
-    await asyncio.to_thread(jobs.enqueue_emails, emails)
+    result = await asyncio.to_thread(_email_command, update.effective_user, typed, language, settings)
+    await replies.reply(update, result.message)
+    await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
 def _email_command(sender: User, typed: str, language: str, settings: Settings) -> Outcome:
@@ -44,23 +53,23 @@ def _email_command(sender: User, typed: str, language: str, settings: Settings) 
         users.note_language(conn, sender.id, sender.language_code)
         user = users.get_by_telegram_id(conn, sender.id)
         if user is None:
-            return account_menu.not_linked(language), ()
+            return Outcome(account_menu.not_linked(language))
         if not typed.strip():
-            return email_menu.status(user, language), ()
+            return Outcome(email_menu.status(user, language))
         try:
             address = email_addresses.normalize(typed)
         except email_addresses.InvalidEmail as exc:
-            return Message(email_menu.text("invalid", language, reason=exc)), ()
+            return Outcome(Message(email_menu.text("invalid", language, reason=exc)))
         if email_account.has_confirmed(user):
             if address == user["email"]:
-                return email_menu.status(user, language), ()
+                return Outcome(email_menu.status(user, language))
             email_account.propose_change(conn, user, address)
-            return email_menu.confirm_change(user["email"], address, language), ()
+            return Outcome(email_menu.confirm_change(user["email"], address, language))
         result = email_account.request_address(conn, user, address, settings.bot_default_language)
     if result.outcome is email_account.Requested.TOO_MANY:
-        return Message(email_menu.text("too_many", language)), ()
+        return Outcome(Message(email_menu.text("too_many", language)))
     events.emit("email_code_requested", user=user["id"], via="bot")
-    return Message(email_menu.text("code_sent", language, address=address)), result.emails
+    return Outcome(Message(email_menu.text("code_sent", language, address=address)), result.emails)
 
 
 async def address_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -73,22 +82,22 @@ async def code_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """Confirm the address waiting for a code with the 6 digits the person sent."""
     language, settings = language_of(update, context), settings_of(context)
     code = (update.effective_message.text or "").strip()
-    message, emails = await asyncio.to_thread(_confirm, update.effective_user, code, language, settings)
-    await replies.reply(update, message)
-    await asyncio.to_thread(jobs.enqueue_emails, emails)
+    result = await asyncio.to_thread(_confirm, update.effective_user, code, language, settings)
+    await replies.reply(update, result.message)
+    await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
 def _confirm(sender: User, code: str, language: str, settings: Settings) -> Outcome:
     with db.transaction() as conn:
         user = users.get_by_telegram_id(conn, sender.id)
         if user is None:
-            return account_menu.not_linked(language), ()
+            return Outcome(account_menu.not_linked(language))
         result = email_account.confirm(conn, user, code, settings.bot_default_language)
     if result.outcome is email_account.Confirmed.CONFIRMED:
         events.emit("email_confirmed", user=user["id"], via="bot")
-        return Message(email_menu.text("confirmed", language, address=result.user["email"])), result.emails
+        return Outcome(Message(email_menu.text("confirmed", language, address=result.user["email"])), result.emails)
     key = "taken" if result.outcome is email_account.Confirmed.TAKEN else "wrong_code"
-    return Message(email_menu.text(key, language)), ()
+    return Outcome(Message(email_menu.text(key, language)))
 
 
 async def email_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -96,16 +105,8 @@ async def email_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.callback_query
     action = email_menu.parse_callback(query.data)
     language, settings = language_of(update, context), settings_of(context)
-    try:
-        message, emails = await asyncio.to_thread(_act, action, query.from_user, language, settings)
-    except Exception:
-        await query.answer(texts.text("answer_error", language))
-        raise
-    try:
-        await replies.show_in_place(query, message)
-    finally:
-        await query.answer()
-    await asyncio.to_thread(jobs.enqueue_emails, emails)
+    result = await replies.carry_out(query, language, _act, action, query.from_user, language, settings)
+    await asyncio.to_thread(jobs.enqueue_emails, result.emails)
 
 
 def _act(action: str | None, sender: User, language: str, settings: Settings) -> Outcome:
@@ -113,32 +114,32 @@ def _act(action: str | None, sender: User, language: str, settings: Settings) ->
     with db.transaction() as conn:
         user = users.get_by_telegram_id(conn, sender.id)
         if user is None:
-            return account_menu.not_linked(language), ()
+            return Outcome(account_menu.not_linked(language))
         if action == email_menu.CHANGE:
             return _change(conn, user, language, settings)
         if action == email_menu.ASK_REMOVE and email_account.has_confirmed(user):
-            return email_menu.confirm_remove(user["email"], language), ()
+            return Outcome(email_menu.confirm_remove(user["email"], language))
         if action == email_menu.REMOVE:
             result = email_account.remove(conn, user, settings.bot_default_language)
             events.emit("email_removed", user=user["id"])
-            return Message(email_menu.text("removed", language)), result.emails
+            return Outcome(Message(email_menu.text("removed", language)), result.emails)
         if action in (email_menu.NOTICES_ON, email_menu.NOTICES_OFF):
             updated = email_account.set_notices(conn, user["id"], action == email_menu.NOTICES_ON)
-            return email_menu.status(updated, language), ()
+            return Outcome(email_menu.status(updated, language))
         if action == email_menu.CANCEL:
-            return Message(texts.text("action_cancelled", language)), ()
-        return email_menu.status(user, language), ()
+            return Outcome(Message(texts.text("action_cancelled", language)))
+        return Outcome(email_menu.status(user, language))
 
 
 def _change(conn, user: dict[str, Any], language: str, settings: Settings) -> Outcome:
     """Send a code to the address typed in /email, now that the change was confirmed with a tap."""
     address = user.get("email_pending")
     if not address:
-        return Message(email_menu.text("nothing_pending", language)), ()
+        return Outcome(Message(email_menu.text("nothing_pending", language)))
     result = email_account.request_address(conn, user, address, settings.bot_default_language,
                                            confirmed_in_telegram=True)
     if result.outcome is email_account.Requested.TOO_MANY:
-        return Message(email_menu.text("too_many", language)), ()
-    return Message(email_menu.text("code_sent", language, address=address)), result.emails
+        return Outcome(Message(email_menu.text("too_many", language)))
+    return Outcome(Message(email_menu.text("code_sent", language, address=address)), result.emails)
 
 
