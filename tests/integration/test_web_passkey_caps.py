@@ -6,10 +6,11 @@ verify), and at most one clone warning per passkey per `CLONE_WARNING_INTERVAL_S
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -69,6 +70,23 @@ def test_verify_is_refused_when_the_cap_was_reached_after_the_options(client, lo
     assert passkey_notices.SEND_PASSKEY_ADDED_NOTICE not in fake_queue.names()
 
 
+@contextlib.contextmanager
+def slow_passkey_inserts() -> Iterator[None]:
+    """Make every INSERT into passkeys take 0.3 s, so a second registration counts while the first is still inserting."""
+    with db.transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE FUNCTION test_slow_passkey_insert() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$;"
+            " CREATE TRIGGER test_slow_passkey_insert BEFORE INSERT ON passkeys"
+            " FOR EACH ROW EXECUTE FUNCTION test_slow_passkey_insert()"
+        )
+    try:
+        yield
+    finally:
+        with db.transaction() as conn, conn.cursor() as cur:
+            cur.execute("DROP TRIGGER test_slow_passkey_insert ON passkeys; DROP FUNCTION test_slow_passkey_insert()")
+
+
 def test_two_registrations_at_once_one_below_the_cap_add_one(app, login, linked_user, fake_queue):
     tokens = login()
     give_passkeys(linked_user["id"], passkeys.MAX_PER_USER - 1)
@@ -88,10 +106,11 @@ def test_two_registrations_at_once_one_below_the_cap_add_one(app, login, linked_
         )
 
     threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, answers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    with slow_passkey_inserts():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
     assert sorted(response.status_code for response in responses) == [201, 409]
     assert {error_code(response) for response in responses if response.status_code == 409} == {"too_many_passkeys"}
     assert passkey_count(linked_user["id"]) == passkeys.MAX_PER_USER
