@@ -294,7 +294,7 @@ def _require_room(count: int) -> None:
 
 
 def _lock_passkeys_of(conn, user_id: int) -> None:
-    """Hold the user's row until the commit: registrations of one person count and insert one after the other.
+    """Hold the user's row until the commit: one person's registrations count and insert in turn.
 
     Under READ COMMITTED each statement sees what was committed before it, so a registration that
     waited here counts the passkey the one before it added.
@@ -395,7 +395,7 @@ def record_use(conn, passkey_id: str, new_sign_count: int) -> Row | None:
 
 
 def claim_clone_warning(conn, passkey_id: str) -> datetime.datetime | None:
-    """Claim the owner's warning about a clone of this passkey; None when one was claimed within CLONE_WARNING_INTERVAL_SECONDS.
+    """Claim the owner's warning about a clone of this passkey; None if one was claimed within the interval.
 
     One UPDATE: of two clone attempts at once, one claims and the other waits for its commit and
     then finds the warning taken. Returns the claim's time (to give it back with
@@ -413,7 +413,7 @@ def claim_clone_warning(conn, passkey_id: str) -> datetime.datetime | None:
 
 
 def release_clone_warning(conn, passkey_id: str, claimed_at: datetime.datetime) -> None:
-    """Give back a claim whose warning could not be queued, so the next clone attempt warns (a later claim stays)."""
+    """Give back a claim whose warning could not be queued, so the next clone attempt warns again."""
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE passkeys SET clone_warned_at = NULL WHERE id = %s AND clone_warned_at = %s", (passkey_id, claimed_at)

@@ -72,7 +72,7 @@ def test_verify_is_refused_when_the_cap_was_reached_after_the_options(client, lo
 
 @contextlib.contextmanager
 def slow_passkey_inserts() -> Iterator[None]:
-    """Make every INSERT into passkeys take 0.3 s, so a second registration counts while the first is still inserting."""
+    """Make each INSERT into passkeys take 0.3 s: a second registration counts while the first still inserts."""
     with db.transaction() as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE FUNCTION test_slow_passkey_insert() RETURNS trigger LANGUAGE plpgsql AS"
