@@ -9,7 +9,12 @@
 - A sign-in finds its passkey by the credential id; a user handle, when the authenticator sends
   one, must be that passkey's. The signature counter must grow when either side is non-zero
   (one atomic UPDATE, so two uses racing with one counter value have one winner): otherwise the
-  authenticator was cloned, the sign-in is refused and the owner is told.
+  authenticator was cloned, the sign-in is refused and the owner is told, at most once per
+  CLONE_WARNING_INTERVAL_SECONDS and passkey (`claim_clone_warning`): a clone tried again and again
+  must not make the bot message its owner again and again.
+- A person has at most MAX_PER_USER passkeys: refused early at the creation options, and checked
+  again under a lock on the person's row where the passkey is inserted, so two registrations at
+  once can't both take the last place.
 - Adding or removing one mails the owner's confirmed address too (`email_events.account_event`),
   one email per passkey, recorded in the same transaction as the change.
 
@@ -18,6 +23,7 @@ Data functions take `conn` first and never commit, like the rest of `core`.
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
 import urllib.parse
@@ -55,6 +61,15 @@ USER_HANDLE_BYTES = 32
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
 TIMEOUT_MS = CHALLENGE_TTL_SECONDS * 1000
 DEFAULT_NAME = "Passkey"
+# Enough for every device a person uses (a phone, a laptop or two, a security key or two; a synced
+# provider's passkey counts once), in line with big sites that cap authenticators below a dozen
+# (AWS IAM: 8 MFA devices per user; an Apple Account: 6 security keys). 10 is also what /passkeys
+# lists with a remove button each (`passkey_menu.MAX_LISTED`): Telegram, the root of trust, can
+# show and remove every one of them. It bounds the rows and the "New passkey" messages of an account.
+MAX_PER_USER = 10
+# The first warning tells the owner what to do; more within the hour only help an attacker who
+# wants the bot to message its owner again and again. One an hour still shows the attack goes on.
+CLONE_WARNING_INTERVAL_SECONDS = 3600
 
 
 class PasskeyError(Exception):
@@ -91,6 +106,12 @@ class PasskeyExists(PasskeyError):
     """This authenticator's credential is already registered."""
 
     code = "passkey_exists"
+
+
+class TooManyPasskeys(PasskeyError):
+    """The person has MAX_PER_USER passkeys already: one must be removed before another is added."""
+
+    code = "too_many_passkeys"
 
 
 class SignInRefused(PasskeyError):
@@ -189,6 +210,8 @@ def registration_options(conn, redis, rp: RelyingParty, *, user: Row, family_id:
     """Return the creation options (JSON) for a new passkey of `user`, from a fresh Telegram login."""
     require_fresh_login(conn, family_id)
     existing = list_for_user(conn, user["id"])
+    # Early, so the browser is not asked to create a credential that could not be kept.
+    _require_room(len(existing))
     handle = bytes(existing[0]["user_handle"]) if existing else secrets.token_bytes(USER_HANDLE_BYTES)
     telegram_name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
     options = webauthn.generate_registration_options(
@@ -243,6 +266,8 @@ def register(
     if context.get("user_id") != user["id"] or context.get("family_id") != family_id:
         raise ChallengeNotFound("the challenge belongs to another login")
     verified = verify_registration(rp, parsed, challenge)
+    _lock_passkeys_of(conn, user["id"])
+    _require_room(count_for_user(conn, user["id"]))
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, user_handle, name)"
@@ -261,6 +286,21 @@ def register(
     if row is None:
         raise PasskeyExists("this credential is already registered")
     return Change((row,), _mail_owner(conn, user, email_outbox.PASSKEY_ADDED, (row,), default_language))
+
+
+def _require_room(count: int) -> None:
+    if count >= MAX_PER_USER:
+        raise TooManyPasskeys(f"{count} passkeys already, at most {MAX_PER_USER}")
+
+
+def _lock_passkeys_of(conn, user_id: int) -> None:
+    """Hold the user's row until the commit: one person's registrations count and insert in turn.
+
+    Under READ COMMITTED each statement sees what was committed before it, so a registration that
+    waited here counts the passkey the one before it added.
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT id FROM users WHERE id = %s FOR NO KEY UPDATE", (user_id,))
 
 
 def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> Any:
@@ -352,6 +392,32 @@ def record_use(conn, passkey_id: str, new_sign_count: int) -> Row | None:
             (new_sign_count, passkey_id, new_sign_count, new_sign_count),
         )
         return cur.fetchone()
+
+
+def claim_clone_warning(conn, passkey_id: str) -> datetime.datetime | None:
+    """Claim the owner's warning about a clone of this passkey; None if one was claimed within the interval.
+
+    One UPDATE: of two clone attempts at once, one claims and the other waits for its commit and
+    then finds the warning taken. Returns the claim's time (to give it back with
+    `release_clone_warning` if the warning can't be queued).
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE passkeys SET clone_warned_at = now() WHERE id = %s"
+            " AND (clone_warned_at IS NULL OR clone_warned_at <= now() - make_interval(secs => %s))"
+            " RETURNING clone_warned_at",
+            (passkey_id, CLONE_WARNING_INTERVAL_SECONDS),
+        )
+        row = cur.fetchone()
+    return row["clone_warned_at"] if row else None
+
+
+def release_clone_warning(conn, passkey_id: str, claimed_at: datetime.datetime) -> None:
+    """Give back a claim whose warning could not be queued, so the next clone attempt warns again."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE passkeys SET clone_warned_at = NULL WHERE id = %s AND clone_warned_at = %s", (passkey_id, claimed_at)
+        )
 
 
 # ---- the list, removal and the Telegram notice ---------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from core import passkeys
 from webapp.schemas import MAX_WAIT_SECONDS
 
 
@@ -38,6 +39,11 @@ CATALOGUE: dict[str, ErrorCode] = {
     "passkey_sign_in_failed": ErrorCode(401, "This passkey was not accepted."),
     "passkey_not_found": ErrorCode(404, "There is no such passkey."),
     "passkey_exists": ErrorCode(409, "This passkey is already added."),
+    "too_many_passkeys": ErrorCode(
+        409,
+        f"You have {passkeys.MAX_PER_USER} passkeys, the most an account can have; remove one in Telegram"
+        " (/passkeys) or on the site, then add this one.",
+    ),
     "email_login_disabled": ErrorCode(403, "Signing in by email is switched off on this site (EMAIL_LOGIN)."),
     "not_found": ErrorCode(404, "There is nothing at this address."),
     "session_not_found": ErrorCode(404, "There is no such login session."),

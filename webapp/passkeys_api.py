@@ -35,7 +35,9 @@ bp.after_request(jwt_tokens.forbid_caching)
 @bp.post("/registration/options")
 @jwt_required()
 @openapi.operation(
-    responses={200: schemas.PasskeyCreationOptions}, bearer=True, errors={403: ("fresh_login_required",), **LIMITED}
+    responses={200: schemas.PasskeyCreationOptions},
+    bearer=True,
+    errors={403: ("fresh_login_required",), 409: ("too_many_passkeys",), **LIMITED},
 )
 def registration_options() -> Response:
     """Start adding a passkey: creation options, for a login approved in Telegram in the last 5 minutes."""
@@ -55,7 +57,7 @@ def registration_options() -> Response:
     errors={
         400: ("invalid_credential", "passkey_challenge_expired", "passkey_registration_failed"),
         403: ("fresh_login_required",),
-        409: ("passkey_exists",),
+        409: ("passkey_exists", "too_many_passkeys"),
         **LIMITED,
     },
 )
@@ -108,7 +110,7 @@ def login_verify(body: schemas.PasskeyCredential) -> Response:
         clone = refused.__cause__
         if isinstance(clone, passkeys.CloneDetected):
             events.emit("passkey_clone_detected", user=clone.passkey["user_id"], passkey=clone.passkey["id"])
-            _after_commit(passkey_notices.enqueue_passkey_clone_notice, str(clone.passkey["id"]))
+            _warn_owner_of_clone(str(clone.passkey["id"]))
         raise
     events.emit("passkey_used", user=signed_in.user["id"], passkey=signed_in.passkey["id"])
     direct_logins.announce(session_pk)
@@ -191,9 +193,23 @@ def _json(text: str) -> Response:
     return current_app.response_class(text, mimetype="application/json")
 
 
-def _after_commit(enqueue: Any, passkey_id: str) -> None:
-    """Enqueue a Telegram notice after the commit; a broker outage must not undo what is done."""
+def _warn_owner_of_clone(passkey_id: str) -> None:
+    """Queue the owner's clone warning if core grants one now; a claim that could not be queued is given back."""
+    with db.transaction() as conn:
+        claimed_at = passkeys.claim_clone_warning(conn, passkey_id)
+    if claimed_at is None:
+        events.emit("passkey_clone_warning_held_back", passkey=passkey_id)
+        return
+    if not _after_commit(passkey_notices.enqueue_passkey_clone_notice, passkey_id):
+        with db.transaction() as conn:
+            passkeys.release_clone_warning(conn, passkey_id, claimed_at)
+
+
+def _after_commit(enqueue: Any, passkey_id: str) -> bool:
+    """Enqueue a Telegram notice after the commit (True if queued); a broker outage must not undo what is done."""
     try:
         enqueue(passkey_id)
     except Exception as exc:
         log.warning("could not enqueue a passkey notice for %s: %s", passkey_id, type(exc).__name__)
+        return False
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from core import account_menu, passkey_menu
+from core import account_menu, passkey_menu, passkeys
 
 NOW = datetime.datetime(2026, 12, 5, 10, 30, tzinfo=datetime.timezone.utc)
 
@@ -50,3 +50,11 @@ def test_it_wasnt_me_and_logout_all_offer_to_remove_the_passkeys_only_when_there
     assert [b.callback_data for b in confirm.buttons[-1]] == ["pa"]
     assert account_menu.logout_all_confirmation(0, "en", passkeys=1).buttons[-1][0].callback_data == "pa"
     assert account_menu.logout_all_confirmation(0, "en").buttons == ()
+
+
+def test_every_passkey_a_person_may_have_gets_a_remove_button_in_the_list():
+    keys = [passkey(f"Key {number}") for number in range(passkeys.MAX_PER_USER)]
+    message = passkey_menu.passkeys_list(keys, "ru", "Site")
+    removable = {b.callback_data for row in message.buttons for b in row} - {"pa"}
+    assert removable == {f"pr:{key['id']}" for key in keys}
+    assert len(message.text) <= 4096
