@@ -60,6 +60,9 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     inbox = next((s.url for s in stack.services if s.name == "mail" and s.embedded), None)
     if inbox:
         lines.append(f"  Mail        {inbox}/   the mail catcher's inbox: every email the worker sends")
+    if (stack.env.get("EMAIL_LOGIN") or "").strip().lower() == "on":
+        lines.append("  Email code  on: the demo page also signs in with a code mailed to a confirmed address"
+                     " (EMAIL_LOGIN=on; production: off)")
     lines += [
         f"  API docs    {web}/api/docs",
         f"  Health      {web}/healthz   {web}/readyz",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template
+from flask import Blueprint, Response, current_app, make_response, render_template
 
 from webapp import security_headers
 
@@ -17,6 +17,9 @@ bp = Blueprint("demo", __name__)
 
 @bp.get("/")
 def login_page() -> Response:
-    """Show the demo login page."""
-    response = make_response(render_template("demo.html"))
+    """Show the demo login page, offering the ways in this server has switched on."""
+    settings = current_app.extensions["settings"]
+    response = make_response(render_template(
+        "demo.html", email=settings.email_enabled, email_login=settings.email_login_enabled
+    ))
     return security_headers.page_policy(response, DEMO_POLICY)

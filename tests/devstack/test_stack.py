@@ -123,3 +123,17 @@ def test_banner_prints_the_limits_in_force_beside_production_defaults(tmp_path: 
     assert "RATE_LIMIT_INIT_PER_IP     7/minute " in text and "(production: 10/minute)" in text
     assert "RATE_LIMIT_INIT_PER_PHONE  30/10 minutes " in text and "(production: 3/10 minutes)" in text
     assert "MATCH_COOLDOWN_SECONDS     60 " in text and "(production: 300)" in text
+
+
+def test_make_run_offers_the_email_code_sign_in_unless_told_otherwise(tmp_path: Path) -> None:
+    fresh: dict[str, str] = {}
+    apply_defaults(fresh, tmp_path)
+    assert from_environ(fresh).email_login == "on"  # the mail catcher shows the code: every way in works offline
+    assert "Email code  on" in banner(Stack(env=fresh), ["web"], tmp_path)
+    told = {"EMAIL_LOGIN": "off"}
+    apply_defaults(told, tmp_path)
+    assert told["EMAIL_LOGIN"] == "off"
+    assert "Email code" not in banner(Stack(env=told), ["web"], tmp_path)
+    production = {"APP_ENV": "production", "JWT_SECRET_KEY": "k" * 40}
+    apply_defaults(production, tmp_path)
+    assert "EMAIL_LOGIN" not in production

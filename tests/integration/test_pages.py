@@ -22,6 +22,15 @@ DEMO_IDS = (
     "error",
     "notice",
     "prompt",
+    "email-sign-in",
+    "sign-in-email",
+    "send-sign-in-code",
+    "sign-in-code",
+    "verify-sign-in-code",
+    "new-email",
+    "add-email",
+    "confirm-code",
+    "confirm-email",
 )
 SCRIPT_TYPES = {"text/javascript", "application/javascript"}
 CONTENT_TYPES = {".js": SCRIPT_TYPES, ".css": {"text/css"}, ".png": {"image/png"}}
@@ -108,6 +117,21 @@ def test_the_demo_page_has_the_stable_ids_once_each(client):
     ids = parse(client.get("/").get_data(as_text=True)).ids
     for element_id in DEMO_IDS:
         assert ids.count(element_id) == 1, f"#{element_id} appears {ids.count(element_id)} times"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "email", "email_login"),
+    [
+        ({}, "off", "off"),
+        ({"smtp_url": "smtp://127.0.0.1:2525"}, "on", "off"),
+        ({"smtp_url": "smtp://127.0.0.1:2525", "email_login": "on"}, "on", "on"),
+        ({"email_login": "on"}, "off", "off"),  # no mail can go: no code to sign in with
+    ],
+)
+def test_the_demo_page_offers_email_as_far_as_the_server_has_it_on(make_app, overrides, email, email_login):
+    html = make_app(**overrides).test_client().get("/").get_data(as_text=True)
+    assert f'data-email="{email}"' in html
+    assert f'data-email-login="{email_login}"' in html
 
 
 def test_the_demo_page_csp_allows_its_own_scripts_and_nothing_external(client):

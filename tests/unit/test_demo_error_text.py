@@ -65,3 +65,20 @@ def test_known_errors_read_as_sentences_and_unknown_ones_as_the_servers_message(
         "I am a teapot.",
         "Something went wrong on this page. Reload it and try again.",
     ]
+
+
+def test_a_429_of_the_email_calls_speaks_of_codes_not_logins() -> None:
+    out = sentences(
+        """
+        const limited = { status: 429, code: "rate_limited", message: "Too many requests; try again later.", retryAfter: 600 };
+        console.log(text.errorSentence(limited, { about: "email" }));
+        console.log(text.errorSentence(limited));
+        console.log(text.errorSentence({ status: 422, code: "invalid_code",
+          message: "The code is wrong or no longer valid; ask for a new one." }, { about: "email" }));
+        """
+    )
+    assert out.splitlines() == [
+        "Too many email codes asked for or tried. Try again in 10 min.",
+        "Too many login attempts. Try again in 10 min.",
+        "The code is wrong or no longer valid; ask for a new one.",  # the API's own sentence
+    ]

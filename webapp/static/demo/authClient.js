@@ -16,6 +16,10 @@
 // browser's autofill), `listPasskeys()`, `removePasskey(id)`. The browser's own JSON helpers
 // (PublicKeyCredential.parseCreationOptionsFromJSON, toJSON) are used where they exist.
 //
+// Email: `addEmail(address)` then `confirmEmail(code)` while logged in; where the server has
+// EMAIL_LOGIN=on, `requestEmailSignInCode(address)` then `signInWithEmailCode(address, code)`
+// beside the phone form. Codes are 6 digits, mailed, valid 10 minutes, ended by 5 wrong tries.
+//
 // Tokens live in this closure only, never in localStorage or sessionStorage: any script that
 // runs on the page (an XSS, a compromised dependency) can read web storage and ship the tokens
 // away, and they would outlive the tab. The price: a reload logs the person out.
@@ -311,6 +315,41 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     await authorized("DELETE", `/api/auth/passkeys/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * Add an email address to the account: a 6-digit code is mailed to it. Answers {status:
+   * "code_sent", expires_in}. A confirmed address is changed only in the bot (AuthError 409
+   * email_change_in_telegram).
+   */
+  function addEmail(email) {
+    return authorized("POST", "/api/auth/email", { email });
+  }
+
+  /** Confirm the address with the code mailed to it; answers the profile, as me() does, now email_verified. */
+  function confirmEmail(code) {
+    return authorized("POST", "/api/auth/email/confirm", { code });
+  }
+
+  /**
+   * Mail a sign-in code to a confirmed address (the server needs EMAIL_LOGIN=on, else AuthError
+   * 403 email_login_disabled). Answers {status: "code_sent", expires_in}, for unknown addresses too.
+   */
+  async function requestEmailSignInCode(email) {
+    const { response, data } = await call("POST", "/api/auth/email/login", { body: { email } });
+    if (!response.ok) throw failure(response, data);
+    return data;
+  }
+
+  /**
+   * Sign in with the code mailed to `email`; answers what an approved status poll does ({status:
+   * "approved", tokens, user}). A wrong, spent or expired code: AuthError 422 invalid_code.
+   */
+  async function signInWithEmailCode(email, code) {
+    const { response, data } = await call("POST", "/api/auth/email/login/verify", { body: { email, code } });
+    if (!response.ok) throw failure(response, data);
+    tokens = data.tokens;
+    return data;
+  }
+
   return {
     start,
     waitForResult,
@@ -322,6 +361,10 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     signInWithPasskey,
     listPasskeys,
     removePasskey,
+    addEmail,
+    confirmEmail,
+    requestEmailSignInCode,
+    signInWithEmailCode,
     /** Answer the current tokens (null when logged out). */
     tokens: () => tokens,
   };

@@ -5,6 +5,9 @@ import { errorSentence } from "./errorText.js";
 
 const auth = createAuthClient({ baseUrl: "" }); // the page and the API share an origin
 const $ = (id) => document.getElementById(id);
+// What this server offers, written into the page's markup by webapp/demo.py.
+const EMAIL = $("demo").dataset.email === "on";
+const EMAIL_LOGIN = $("demo").dataset.emailLogin === "on";
 
 const HINTS = {
   pending: "Confirm the login in Telegram.",
@@ -17,9 +20,12 @@ const HINTS = {
 // Counts Starts: a handler still awaiting an older login must not draw over the newest one.
 let attempt = 0;
 
-/** Show a sentence about `error` in the alert box, or empty and hide it when `error` is null. */
-function showError(error) {
-  $("error").textContent = error ? errorSentence(error) : "";
+/**
+ * Show a sentence about `error` in the alert box, or empty and hide it when `error` is null;
+ * `options` go to errorSentence (`{ about: "email" }`).
+ */
+function showError(error, options) {
+  $("error").textContent = error ? errorSentence(error, options) : "";
   $("error").hidden = !error;
 }
 
@@ -95,14 +101,18 @@ function showStartForm() {
   $("account").hidden = true;
   $("profile").textContent = "";
   $("tokens").textContent = "";
+  resetEmailForms();
 }
 
 async function showProfile() {
   stopPasskeyAutofill();
-  $("profile").textContent = JSON.stringify(await auth.me(), null, 2);
+  const profile = await auth.me();
+  $("profile").textContent = JSON.stringify(profile, null, 2);
   $("login").hidden = true;
   $("start-form").hidden = true;
+  $("email-sign-in-card").hidden = true;
   $("account").hidden = false;
+  showEmail(profile);
   $("passkeys-block").hidden = !passkeysSupported();
   if (passkeysSupported()) await showPasskeys();
 }
@@ -193,6 +203,117 @@ $("passkeys").addEventListener("click", async (event) => {
     await showPasskeys();
   } catch (error) {
     showError(error);
+  }
+});
+
+// ---- email -------------------------------------------------------------------------------
+function showEmailError(error) {
+  showError(error, { about: "email" });
+}
+
+/** Put every email form back as a fresh page has it: empty, the code fields hidden. */
+function resetEmailForms() {
+  for (const id of ["sign-in-email", "sign-in-code", "new-email", "confirm-code"]) $(id).value = "";
+  $("email-code-form").hidden = true;
+  $("email-sign-in-card").hidden = true;
+  $("confirm-email-form").hidden = true;
+  $("email-block").hidden = true;
+}
+
+/** Show the account's address: a form to add one, the code field while one waits, or where to change it. */
+function showEmail(profile) {
+  $("email-block").hidden = !EMAIL;
+  const confirmed = Boolean(profile.email && profile.email_verified);
+  const uses = EMAIL_LOGIN ? "hears of every new login and can sign you in with a code" : "hears of every new login";
+  $("add-email-form").hidden = confirmed;
+  $("confirm-email-form").hidden = confirmed || !profile.email;
+  if (confirmed) {
+    // The API changes a confirmed address only through the bot, which asks its owner first.
+    $("email-state").textContent = `${profile.email} is confirmed: it ${uses}. Change or remove it in the Telegram bot with /email.`;
+  } else if (profile.email) {
+    $("email-state").textContent = `${profile.email} waits for the code mailed to it.`;
+  } else {
+    $("email-state").textContent = `An address you confirm ${uses}.`;
+  }
+}
+
+if (EMAIL_LOGIN) $("email-sign-in-block").hidden = false;
+
+$("email-sign-in").addEventListener("click", () => {
+  $("email-sign-in-card").hidden = false;
+  $("sign-in-email").focus();
+});
+
+$("email-sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(null);
+  showNotice(null);
+  $("send-sign-in-code").disabled = true;
+  try {
+    await auth.requestEmailSignInCode($("sign-in-email").value.trim());
+    // The server answers alike for every address: the page can't know whether one is on its way.
+    showNotice("If this address is confirmed on an account, a code is on its way to it.");
+    $("email-code-form").hidden = false;
+    $("sign-in-code").focus();
+  } catch (error) {
+    showEmailError(error);
+  } finally {
+    $("send-sign-in-code").disabled = false;
+  }
+});
+
+$("email-code-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(null);
+  showNotice(null);
+  $("verify-sign-in-code").disabled = true;
+  try {
+    await auth.signInWithEmailCode($("sign-in-email").value.trim(), $("sign-in-code").value.trim());
+    resetEmailForms();
+    showNotice("Signed in with an email code.");
+    await showProfile();
+  } catch (error) {
+    showEmailError(error);
+  } finally {
+    $("verify-sign-in-code").disabled = false;
+  }
+});
+
+$("add-email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(null);
+  showNotice(null);
+  const address = $("new-email").value.trim();
+  $("add-email").disabled = true;
+  try {
+    await auth.addEmail(address);
+    showNotice(`A code is on its way to ${address}.`);
+    $("email-state").textContent = `${address} waits for the code mailed to it.`;
+    $("confirm-email-form").hidden = false;
+    $("confirm-code").focus();
+  } catch (error) {
+    showEmailError(error);
+    if (!auth.tokens()) showStartForm();
+  } finally {
+    $("add-email").disabled = false;
+  }
+});
+
+$("confirm-email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(null);
+  showNotice(null);
+  $("confirm-email").disabled = true;
+  try {
+    const profile = await auth.confirmEmail($("confirm-code").value.trim());
+    resetEmailForms();
+    showNotice(`${profile.email} is confirmed.`);
+    await showProfile(); // from /me, which now has the address
+  } catch (error) {
+    showEmailError(error);
+    if (!auth.tokens()) showStartForm();
+  } finally {
+    $("confirm-email").disabled = false;
   }
 });
 

@@ -32,6 +32,10 @@ const WAIT_SENTENCES = {
   rate_limited: "Too many login attempts.",
   slow_down: "The page asked the server too often.",
 };
+// The email endpoints' 429 counts codes mailed and guessed, which are not always logins.
+const EMAIL_WAIT_SENTENCES = {
+  rate_limited: "Too many email codes asked for or tried.",
+};
 
 /**
  * Write a number of seconds the way people say it: 570 → "9 min 30 s", 45 → "45 s", 7200 → "2 h".
@@ -59,13 +63,15 @@ export function tryAgainIn(seconds) {
 /**
  * Answer a sentence for a person about `error`: an AuthError of authClient.js (`status`, `code`,
  * `message`, `retryAfter`), or anything else thrown. Known codes get our own words; unknown ones
- * the server's message, which the API writes for people too.
+ * the server's message, which the API writes for people too. `about: "email"` words a 429 of
+ * the email calls (addEmail, confirmEmail, requestEmailSignInCode, signInWithEmailCode).
  */
-export function errorSentence(error) {
+export function errorSentence(error, { about = "login" } = {}) {
   const status = error?.status ?? null;
   const code = error?.code ?? null;
+  const waits = about === "email" ? { ...WAIT_SENTENCES, ...EMAIL_WAIT_SENTENCES } : WAIT_SENTENCES;
   if (code === "network_error" || (typeof status === "number" && status >= 500)) return NOT_ANSWERING;
-  if (code in WAIT_SENTENCES) return `${WAIT_SENTENCES[code]} ${tryAgainIn(error.retryAfter)}`;
+  if (code in waits) return `${waits[code]} ${tryAgainIn(error.retryAfter)}`;
   if (code in SENTENCES) return SENTENCES[code];
   // Not an answer of the API: a fault of the page itself, whose message means nothing to people.
   if (!code) return "Something went wrong on this page. Reload it and try again.";
