@@ -36,9 +36,10 @@ def real_queue(redis_url: str, fake_queue: Any, monkeypatch: pytest.MonkeyPatch)
 
 @contextlib.contextmanager
 def every_command(redis_url: str) -> Iterator[list[dict[str, Any]]]:
-    """Collect every command Redis runs (MONITOR) while the block runs, with the client that sent it."""
+    """Collect every command Redis runs on this database (MONITOR) while the block runs, with the client that sent it."""
     seen: list[dict[str, Any]] = []
     monitor_client = redis.Redis.from_url(redis_url)
+    database = monitor_client.connection_pool.connection_kwargs.get("db", 0)  # MONITOR lists every database's
     ready = threading.Event()
     marker = "ECHO init-redis-writes:end"
 
@@ -49,7 +50,8 @@ def every_command(redis_url: str) -> Iterator[list[dict[str, Any]]]:
                 command = monitor.next_command()
                 if command["command"] == marker:
                     return
-                seen.append(command)
+                if command["db"] == database:
+                    seen.append(command)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
