@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Callable
 
 from celery import Celery
+from redis.client import Pipeline
 
 from core import redis_client, request_ids
 from core.settings import get_settings
@@ -46,13 +48,29 @@ PROMPT_QUEUE_KEY = "prompts-to-send"
 _enqueue_clients = redis_client.PerProcess(lambda url: redis_client.new_client(url, redis_client.ENQUEUE))
 
 
-def enqueue_approval_prompt(session_pk: str, redis_url: str | None = None) -> None:
+def enqueue_approval_prompt(session_pk: str, redis_url: str | None = None,
+                            along: Callable[[Pipeline], None] | None = None) -> None:
     """Ask a worker to send the approval prompt of a session (after its commit); raise when Redis can't take it.
 
     `redis_url`: the caller's REDIS_URL where its settings are not the environment's (the web app's).
+    `along`: best-effort writes that add their commands to a pipeline, sent ahead of the item in
+    one MULTI/EXEC (one round trip): they land with it or not at all. Only the item's own failure
+    raises; a command of theirs that Redis refuses is logged.
     """
     item = json.dumps({"session": str(session_pk), "request_id": request_ids.current.get()})
-    _enqueue_clients.get(redis_url or get_settings().redis_url).rpush(PROMPT_QUEUE_KEY, item)
+    client = _enqueue_clients.get(redis_url or get_settings().redis_url)
+    if along is None:
+        client.rpush(PROMPT_QUEUE_KEY, item)
+        return
+    with client.pipeline(transaction=True) as pipe:
+        along(pipe)
+        pipe.rpush(PROMPT_QUEUE_KEY, item)
+        replies = pipe.execute(raise_on_error=False)
+    if isinstance(replies[-1], Exception):
+        raise replies[-1]
+    refused = [reply for reply in replies[:-1] if isinstance(reply, Exception)]
+    if refused:
+        logging.getLogger(__name__).warning("a write sent with session %s's prompt failed: %s", session_pk, refused[0])
 
 
 def consumed_queue() -> str | None:

@@ -8,8 +8,10 @@ first use), and the loop runs in a thread of its own: any thread of the process 
 a prompt reader of tasks/prompt_readers.py) hands it a call and waits for that call alone, so
 calls from several threads are in flight together instead of queueing for the loop.
 
-A 429 is Telegram's answer for one chat: `telegram-flood-wait:<chat>` lives as long as its
-`retry_after`, so every call to that chat waits it out, not only the one that got it.
+A 429 is Telegram's answer for one chat: `telegram-flood-wait:<chat>` (`core/send_rate.py`) lives
+as long as its `retry_after`, so every call to that chat waits it out, not only the one that got
+it. A send reads it with its send budget's turn (the transport, telegram_sender/request.py); an
+edit, which takes no turn, asks on its own.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from telegram import Bot
 from telegram.error import BadRequest, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from core import prompts, redis_client
+from core import prompts, redis_client, send_rate
 from core.settings import get_settings
 from telegram_sender import unparsed
-from telegram_sender.request import SendBudgetSpent, rate_limited
+from telegram_sender.request import FloodWait, SendBudgetSpent, rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,6 @@ _lock = threading.RLock()
 CALL_TIMEOUT_SECONDS = 60.0
 
 
-class FloodWait(RetryAfter):
-    """Telegram's last 429 for this chat is still in force: wait before calling at all."""
-
-
 def retry_after_seconds(exc: RetryAfter) -> float:
     """Return the wait Telegram asked for, whether PTB gives it as seconds or a timedelta."""
     with warnings.catch_warnings():
@@ -66,9 +64,9 @@ def build_bot() -> Bot:
     settings = get_settings()
     api = settings.telegram_api_url
     # The budget is asked on the loop itself: one quick Redis round trip, cheaper than a thread
-    # trip, and this loop serves only this process's Telegram calls.
+    # trip, and this loop serves only this process's Telegram calls. It also reads the chat's flood wait.
     return Bot(settings.telegram_bot_token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot",
-               request=rate_limited(off_loop=False))
+               request=rate_limited(off_loop=False, flood_waits=True))
 
 
 def start(warm_up: bool = False) -> None:
@@ -155,7 +153,8 @@ def shutdown() -> None:
 
 def send(chat_id: int, message: prompts.Message) -> int:
     """Send a message with its buttons to a chat; return its message id."""
-    with _flood_control(chat_id):
+    # The chat's flood wait is read with the send's budget turn (FloodWait from the transport).
+    with _remembering_flood_wait(chat_id):
         return run(unparsed.send_text(bot(), chat_id, message))
 
 
@@ -178,24 +177,28 @@ def delete(chat_id: int, message_id: int) -> None:
     run(bot().delete_message(chat_id, message_id))
 
 
-def _flood_key(chat_id: int) -> str:
-    return f"telegram-flood-wait:{chat_id}"
-
-
 @contextlib.contextmanager
 def _flood_control(chat_id: int):
     """Raise FloodWait while Telegram's last 429 for this chat is in force; remember a new 429 for it."""
     try:
-        remaining_ms = redis_client.get_redis().pttl(_flood_key(chat_id))
+        remaining_ms = redis_client.get_redis().pttl(send_rate.flood_wait_key(chat_id))
     except redis.RedisError:
         remaining_ms = 0  # Telegram answers 429 again if it must; not worth failing the call for
     if remaining_ms > 0:
         raise FloodWait(timedelta(milliseconds=remaining_ms))
+    with _remembering_flood_wait(chat_id):
+        yield
+
+
+@contextlib.contextmanager
+def _remembering_flood_wait(chat_id: int):
+    """Remember a 429 Telegram answers for this chat, so every call to it waits it out."""
     try:
         yield
     except RetryAfter as exc:
-        # SendBudgetSpent is our own wait, not Telegram's answer for this chat.
-        if not isinstance(exc, SendBudgetSpent):
+        # Our own waits (the send budget's, a flood wait already remembered) are not Telegram's answer.
+        if not isinstance(exc, (SendBudgetSpent, FloodWait)):
             with contextlib.suppress(redis.RedisError):
-                redis_client.get_redis().set(_flood_key(chat_id), 1, px=max(1, int(retry_after_seconds(exc) * 1000)))
+                redis_client.get_redis().set(send_rate.flood_wait_key(chat_id), 1,
+                                             px=max(1, int(retry_after_seconds(exc) * 1000)))
         raise

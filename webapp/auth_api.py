@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
+from redis.client import Pipeline
 
 import tasks
-from core import auth_sessions, db, events, phones, prompt_targets, token_families, users
+from core import auth_sessions, db, events, phones, prompt_targets, status_cache, token_families, users
 from core.errors import InvalidPhoneNumber, ServiceUnavailable
 from core.settings import Settings
 from core.token_families import RotationOutcome
@@ -62,8 +63,10 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
             user_agent=client_info.user_agent(),
             budget=settings.prompt_budget_per_phone,
         )
+        # The new login's status entry goes out with its prompt: one Redis round trip, not two.
+        cache_entry = status_cache.take_new_entries(conn)
     row = new.row
-    enqueue_session_tasks(new)
+    enqueue_session_tasks(new, cache_entry)
     linked = row["user_id"] is not None
     events.emit("session_created", session=row["id"], phone=phone_number, ip=row["client_ip"], linked=linked)
     body: dict[str, Any] = {
@@ -78,8 +81,8 @@ def init_session(body: schemas.InitRequest) -> tuple[Response, int]:
     return jsonify(body), 201
 
 
-def enqueue_session_tasks(new: auth_sessions.NewSession) -> None:
-    """Queue the prompt for the worker; on failure cancel the session and raise 503.
+def enqueue_session_tasks(new: auth_sessions.NewSession, cache_entry: Callable[[Pipeline], None] | None = None) -> None:
+    """Queue the prompt for the worker (with the session's status entry, if given); on failure cancel the session and raise 503.
 
     Queued for unlinked phones too (the worker finds nothing to send), so Redis is asked the
     same for every phone. No expiry task: the worker's sweep expires whatever nobody decided
@@ -87,7 +90,7 @@ def enqueue_session_tasks(new: auth_sessions.NewSession) -> None:
     """
     session_pk = str(new.row["id"])
     try:
-        tasks.enqueue_approval_prompt(session_pk, _settings().redis_url)
+        tasks.enqueue_approval_prompt(session_pk, _settings().redis_url, along=cache_entry)
     except Exception as exc:  # redis or socket errors: the queue is unreachable
         events.emit("session_enqueue_failed", session=session_pk, error=type(exc).__name__)
         # Nothing half-done: a session whose prompt was never queued must not live on.

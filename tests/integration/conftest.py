@@ -56,9 +56,14 @@ class FakeQueue:
             raise self.failure
         self.sent.append(SentTask(name, list(args or []), countdown))
 
-    def enqueue_approval_prompt(self, session_pk: str, redis_url: str | None = None) -> None:
-        """Record a prompt handed to the worker's prompt queue, as the task it runs as."""
+    def enqueue_approval_prompt(self, session_pk: str, redis_url: str | None = None,
+                                along: Callable[[redis.client.Pipeline], None] | None = None) -> None:
+        """Record a prompt handed to the worker's prompt queue, as the task it runs as; write `along` for real."""
         self.send_task(jobs.SEND_APPROVAL_PROMPT, args=[str(session_pk)])
+        if along is not None and redis_url:  # the status cache's entry of a new login
+            with redis.Redis.from_url(redis_url) as client, client.pipeline(transaction=True) as pipe:
+                along(pipe)
+                pipe.execute()
 
     def names(self) -> list[str]:
         """Return the names of the tasks sent, in order."""

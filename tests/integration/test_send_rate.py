@@ -4,13 +4,16 @@ emulator over HTTP, and the worker's own Bot in separate processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import redis
@@ -19,6 +22,7 @@ from redis.retry import Retry
 from telegram.error import RetryAfter
 
 from core import send_rate
+from core.prompts import Message
 from core.settings import Settings, get_settings
 from telegram_sender import sender as telegram_client
 from telegram_sender.request import SendBudgetSpent, take_turn
@@ -193,3 +197,65 @@ def test_sends_at_their_booked_turns_keep_to_the_rate(bot_settings, clean_budget
     times = asyncio.run(many())
     assert len(times) == 12 and most_in_any_window(times, 1.0) <= 5
     assert max(times) - min(times) >= 2.0  # 12 at 5 a second: three windows
+
+
+@contextlib.contextmanager
+def commands_about(redis_url: str, *keys: str) -> Iterator[list[list[str]]]:
+    """Collect the commands clients send Redis that name one of `keys`, and SCRIPT LOADs (MONITOR), while the block runs."""
+    seen: list[list[str]] = []
+    monitor_client = redis.Redis.from_url(redis_url)
+    database = monitor_client.connection_pool.connection_kwargs.get("db", 0)  # MONITOR lists every database's
+    ready = threading.Event()
+    marker = "send-rate-commands:end"
+
+    def watch() -> None:
+        with monitor_client.monitor() as monitor:
+            ready.set()
+            while (command := monitor.next_command())["command"] != f"ECHO {marker}":
+                words = command["command"].split()
+                # What a script runs inside Redis is listed too, as from "lua": no round trip of its own.
+                if command["db"] != database or command["client_type"] == "lua":
+                    continue
+                if any(key in words for key in keys) or words[:2] == ["SCRIPT", "LOAD"]:
+                    seen.append(words)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        yield seen
+    finally:
+        monitor_client.echo(marker)
+        thread.join(5)
+        monitor_client.close()
+
+
+def test_a_send_asks_redis_once_for_its_turn_and_the_chats_flood_wait(worker_env, fake_telegram, chat_id, clean_budget):
+    flood_key = send_rate.flood_wait_key(chat_id)
+    telegram_client.shutdown()
+
+    with commands_about(worker_env.redis_url, clean_budget, flood_key) as commands:
+        telegram_client.send(chat_id, Message("one round trip"))
+
+    assert len(fake_telegram.bot_messages(chat_id)) == 1
+    asked = [words for words in commands if words[0] != "SCRIPT"]
+    # A script Redis forgot (another test's SCRIPT FLUSH) is loaded and asked again: no cost of a send.
+    assert len(asked) == 1 + sum(words[0] == "SCRIPT" for words in commands), commands
+    assert [words[0] for words in asked] == ["EVALSHA"] * len(asked)  # no PTTL of its own
+    assert all(words[3:5] == [clean_budget, flood_key] for words in asked)
+
+
+def test_a_send_to_a_chat_on_hold_is_refused_and_books_no_turn(worker_env, fake_telegram, chat_id, clean_budget):
+    flood_key = send_rate.flood_wait_key(chat_id)
+    client = redis.Redis.from_url(worker_env.redis_url)
+    client.set(flood_key, "telegram said 429", px=5000)
+    telegram_client.shutdown()
+
+    with pytest.raises(telegram_client.FloodWait) as raised:
+        telegram_client.send(chat_id, Message("held back"))
+
+    assert 4 < telegram_client.retry_after_seconds(raised.value) <= 5
+    assert fake_telegram.bot_messages(chat_id) == []
+    assert client.zcard(clean_budget) == 0
+    assert client.get(flood_key) == b"telegram said 429"  # not taken for a new 429 of Telegram's
+    client.delete(flood_key)

@@ -134,7 +134,7 @@ def test_broker_down_cancels_the_session_and_answers_503(client, linked_user, fa
 
 
 def test_a_prompt_that_can_not_be_queued_cancels_the_session(client, linked_user, fake_queue, monkeypatch):
-    def refuse_prompt(session_pk: str) -> None:
+    def refuse_prompt(session_pk: str, *args: object, **kwargs: object) -> None:
         raise ConnectionError("broker went away")
 
     monkeypatch.setattr(tasks, "enqueue_approval_prompt", refuse_prompt)
