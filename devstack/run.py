@@ -62,7 +62,7 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
         lines.append(f"  Mail        {inbox}/   the mail catcher's inbox: every email the worker sends")
     if (stack.env.get("EMAIL_LOGIN") or "").strip().lower() == "on":
         lines.append("  Email code  on: the demo page also signs in with a code mailed to a confirmed address"
-                     " (EMAIL_LOGIN=on; production: off)")
+                     " (EMAIL_LOGIN=on)")
     lines += [
         f"  API docs    {web}/api/docs",
         f"  Health      {web}/healthz   {web}/readyz",

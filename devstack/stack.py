@@ -29,9 +29,6 @@ DEVELOPMENT_LIMITS = {
     "MATCH_COOLDOWN_SECONDS": "60",
     "RATE_LIMIT_PASSKEY_PER_IP": "120/minute",
 }
-# `make run` is where a newcomer tries every way in from the demo page, the email code included
-# (the mail catcher shows the code); production keeps it off unless asked.
-DEVELOPMENT_SWITCHES = {"EMAIL_LOGIN": "on"}
 
 
 @dataclass
@@ -90,7 +87,7 @@ def apply_defaults(env: MutableMapping[str, str], state_dir: Path = STATE_DIR) -
     if not env.get("PUBLIC_BASE_URL"):
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"  # links in emails
     if env["APP_ENV"].lower() == "development":  # APP_ENV=production asks for production's behaviour
-        for name, value in {**DEVELOPMENT_LIMITS, **DEVELOPMENT_SWITCHES}.items():
+        for name, value in DEVELOPMENT_LIMITS.items():
             if not env.get(name):
                 env[name] = value
     env["PYTHONUNBUFFERED"] = "1"  # children's lines reach the terminal as they are written
