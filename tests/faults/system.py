@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import redis
 
 from devstack.processes import ProcessGroup
+from jobs import app
+from tasks.recovery import RUNNING_KEY
 from devstack.services import EmbeddedPostgres, EmbeddedRedis
 from tests.e2e.people import Browser, TelegramPerson, prompt_buttons
 from tests.e2e.system import STARTUP_TIMEOUT, System, wait_until
@@ -132,6 +136,22 @@ class FaultSystem:
             self.processes,
             "web",
         )
+        wait_until(self.worker_settled, STARTUP_TIMEOUT, "worker consuming again", self.system.log_dir / "worker.log",
+                   self.processes, "worker")
+
+    def worker_settled(self) -> bool:
+        """Tell whether the worker is connected to the broker and has taken every queued task.
+
+        A worker reconnects to a restarted Redis on its own backoff, seconds later, and then sweeps
+        for pending logins (tasks/recovery.py): a test starting before that would see the sweep's
+        duplicate sends of its own login.
+        """
+        client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        try:
+            running = client.exists(RUNNING_KEY.format(hostname=f"celery@{socket.gethostname()}"))
+            return bool(running) and client.llen(app.conf.task_default_queue) == 0
+        finally:
+            client.close()
 
     def log_size(self, name: str) -> int:
         """Return the current size of a process's log (an offset for `log_since`)."""
