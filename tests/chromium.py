@@ -8,6 +8,7 @@ are skipped, saying why.
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,6 +20,8 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 VIEWPORT = {"width": 1000, "height": 760}
+# What Chromium logs for every 4xx a page receives; our pages handle those answers themselves.
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -40,6 +43,18 @@ def browser_context(timeout_ms: float) -> Iterator[tuple[Any, list[str]]]:
             yield context, errors
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def one_page(timeout_ms: float) -> Iterator[tuple[Any, list[str]]]:
+    """Open one tab in a fresh context; yield it and the list its JavaScript errors go to."""
+    with browser_context(timeout_ms) as (context, errors):
+        yield context.new_page(), errors
+
+
+def script_errors(errors: list[str]) -> list[str]:
+    """Return the errors a page logged other than the 4xx answers it handles itself."""
+    return [error for error in errors if not FAILED_LOAD.search(error)]
 
 
 def watch_errors(page: Any, errors: list[str]) -> None:

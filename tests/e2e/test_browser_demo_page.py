@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.chromium import browser_context, needs_chromium
+from tests.chromium import needs_chromium, one_page, script_errors
 from tests.e2e.people import Browser, TelegramPerson, inline_buttons, prompt_buttons, unique_phone
 from tests.e2e.system import System
 
@@ -21,8 +21,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 STEP_TIMEOUT_MS = 15_000  # one step: the worker's prompt, the bot's answer; generous for 2 shared cores
 INIT_PER_PHONE = 2  # the strict web server's /init budget per phone (and client address)
-# What Chromium logs for every 4xx the page receives; the page handles those answers itself.
-FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 pytestmark = needs_chromium
 expect = sync_api.expect
@@ -31,8 +29,8 @@ expect = sync_api.expect
 @pytest.fixture
 def page() -> Iterator[tuple[Any, list[str]]]:
     """Open one Chromium tab; yield it and the list its JavaScript errors go to."""
-    with browser_context(STEP_TIMEOUT_MS) as (context, errors):
-        yield context.new_page(), errors
+    with one_page(STEP_TIMEOUT_MS) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +197,7 @@ def test_errors_read_as_sentences_and_take_the_old_login_away(match_web: str, pa
     assert "rate_limited" not in demo.locator("#error").inner_text()
     expect(demo.locator("#login")).to_be_hidden()
     assert_prompt_gone(demo)
-    assert [e for e in errors if not FAILED_LOAD.search(e)] == [], errors
+    assert script_errors(errors) == [], errors
 
 
 def test_the_page_says_when_the_server_is_not_answering(system: System, page: tuple[Any, list[str]]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from core import email_texts
-from tests.chromium import browser_context, needs_chromium
+from tests.chromium import needs_chromium, one_page, script_errors
 from tests.e2e.people import Browser, TelegramPerson
 from tests.e2e.system import BOT_LANGUAGE, System
 from webapp.error_catalogue import CATALOGUE
@@ -24,8 +24,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 STEP_TIMEOUT_MS = 20_000  # one step: the worker's prompt or email; generous for 2 shared cores
 SITE = "Dance of Mind"
 WRONG_CODE = CATALOGUE["invalid_code"].message
-# What Chromium logs for every 4xx the page receives; the page handles those answers itself.
-FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 pytestmark = needs_chromium
 expect = sync_api.expect
@@ -34,8 +32,8 @@ expect = sync_api.expect
 @pytest.fixture
 def page() -> Iterator[tuple[Any, list[str]]]:
     """Open one Chromium tab; yield it and the list its JavaScript errors go to."""
-    with browser_context(STEP_TIMEOUT_MS) as (context, errors):
-        yield context.new_page(), errors
+    with one_page(STEP_TIMEOUT_MS) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +62,6 @@ def telegram_login(demo: Any, person: TelegramPerson) -> None:
     demo.click("#start")
     person.tap(person.wait_for_prompt(), 0)
     expect(demo.locator("#profile")).to_contain_text(person.phone, timeout=STEP_TIMEOUT_MS)
-
-
-def only_refused_answers(errors: list[str]) -> list[str]:
-    """Return the page's errors other than Chromium's line for each 4xx it was answered."""
-    return [e for e in errors if not FAILED_LOAD.search(e)]
 
 
 def test_an_address_added_on_the_page_is_confirmed_with_the_mailed_code(
@@ -104,7 +97,7 @@ def test_an_address_added_on_the_page_is_confirmed_with_the_mailed_code(
     expect(demo.locator("#email-state")).to_contain_text("/email")
     expect(demo.locator("#add-email-form")).to_be_hidden()
     expect(demo.locator("#confirm-email-form")).to_be_hidden()
-    assert only_refused_answers(errors) == [], errors
+    assert script_errors(errors) == [], errors
 
 
 def test_the_page_signs_in_with_a_mailed_code_where_email_login_is_on(
@@ -156,4 +149,4 @@ def test_the_page_signs_in_with_a_mailed_code_where_email_login_is_on(
     demo.click("#email-sign-in")
     expect(demo.locator("#sign-in-email")).to_have_value("")
     expect(demo.locator("#email-code-form")).to_be_hidden()
-    assert only_refused_answers(errors) == [], errors
+    assert script_errors(errors) == [], errors

@@ -4,16 +4,14 @@ emulator over HTTP, and the worker's own Bot in separate processes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
 import pytest
 import redis
@@ -26,6 +24,7 @@ from core.prompts import Message
 from core.settings import Settings, get_settings
 from telegram_sender import sender as telegram_client
 from telegram_sender.request import SendBudgetSpent, take_turn
+from tests.redis_monitor import Command, commands_sent, words
 
 pytest_plugins = ["tests.integration.conftest_bot"]
 # PTB 22 warns that RetryAfter.retry_after will become a timedelta; tasks read it either way.
@@ -199,43 +198,24 @@ def test_sends_at_their_booked_turns_keep_to_the_rate(bot_settings, clean_budget
     assert max(times) - min(times) >= 2.0  # 12 at 5 a second: three windows
 
 
-@contextlib.contextmanager
-def commands_about(redis_url: str, *keys: str) -> Iterator[list[list[str]]]:
-    """Collect the commands clients send Redis that name one of `keys`, and SCRIPT LOADs (MONITOR), while the block runs."""
-    seen: list[list[str]] = []
-    monitor_client = redis.Redis.from_url(redis_url)
-    database = monitor_client.connection_pool.connection_kwargs.get("db", 0)  # MONITOR lists every database's
-    ready = threading.Event()
-    marker = "send-rate-commands:end"
+def about(*keys: str) -> Callable[[Command], bool]:
+    """Accept the commands a client sends naming one of `keys`, and SCRIPT LOADs."""
 
-    def watch() -> None:
-        with monitor_client.monitor() as monitor:
-            ready.set()
-            while (command := monitor.next_command())["command"] != f"ECHO {marker}":
-                words = command["command"].split()
-                # What a script runs inside Redis is listed too, as from "lua": no round trip of its own.
-                if command["db"] != database or command["client_type"] == "lua":
-                    continue
-                if any(key in words for key in keys) or words[:2] == ["SCRIPT", "LOAD"]:
-                    seen.append(words)
+    def accept(command: Command) -> bool:
+        said = words(command)
+        # What a script runs inside Redis is listed too, as from "lua": no round trip of its own.
+        return command["client_type"] != "lua" and (any(key in said for key in keys) or said[:2] == ["SCRIPT", "LOAD"])
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    ready.wait(5)
-    try:
-        yield seen
-    finally:
-        monitor_client.echo(marker)
-        thread.join(5)
-        monitor_client.close()
+    return accept
 
 
 def test_a_send_asks_redis_once_for_its_turn_and_the_chats_flood_wait(worker_env, fake_telegram, chat_id, clean_budget):
     flood_key = send_rate.flood_wait_key(chat_id)
     telegram_client.shutdown()
 
-    with commands_about(worker_env.redis_url, clean_budget, flood_key) as commands:
+    with commands_sent(worker_env.redis_url, about(clean_budget, flood_key)) as sent:
         telegram_client.send(chat_id, Message("one round trip"))
+    commands = [words(command) for command in sent]
 
     assert len(fake_telegram.bot_messages(chat_id)) == 1
     asked = [words for words in commands if words[0] != "SCRIPT"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -17,6 +15,7 @@ from tasks.delivery import expire_session, send_approval_prompt, update_prompt
 from tasks.expiry import expire_overdue_sessions
 from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import record_fails_once
+from tests.redis_monitor import commands_sent, words
 
 if TYPE_CHECKING:
     from tests.integration.conftest_bot import Kit
@@ -48,35 +47,6 @@ def test_prompt_is_sent_once_with_approve_then_reject_in_one_row(kit: Kit, fake_
     assert fake_telegram.invalid_calls() == []
 
 
-@contextlib.contextmanager
-def watch_commands(redis_url: str, key: str) -> Iterator[list[list[str]]]:
-    """Collect the commands any client sends Redis about `key` (MONITOR) while the block runs."""
-    seen: list[list[str]] = []
-    monitor_client = redis.Redis.from_url(redis_url)
-    ready = threading.Event()
-
-    def watch() -> None:
-        with monitor_client.monitor() as monitor:
-            ready.set()
-            while True:
-                command = monitor.next_command()["command"]
-                if command == f"ECHO {key}:end":
-                    return
-                words = command.split()
-                if key in words[1:2]:
-                    seen.append(words)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    ready.wait(5)
-    try:
-        yield seen
-    finally:
-        monitor_client.echo(f"{key}:end")
-        thread.join(5)
-        monitor_client.close()
-
-
 def test_a_first_send_does_not_look_for_a_delivery_note_and_leaves_none_behind(
     kit: Kit, fake_telegram: EmulatorClient, worker_env: Any
 ) -> None:
@@ -85,12 +55,12 @@ def test_a_first_send_does_not_look_for_a_delivery_note_and_leaves_none_behind(
     note = f"sent-message:prompt:{session.row['id']}"
     client = redis.Redis.from_url(worker_env.redis_url)
 
-    with watch_commands(worker_env.redis_url, note) as commands:
+    with commands_sent(worker_env.redis_url, lambda command: words(command)[1:2] == [note]) as commands:
         send_approval_prompt.apply(args=[str(session.row["id"])])
 
     assert len(fake_telegram.bot_messages(user["telegram_id"])) == 1
     # No earlier sender: no note to look for; the note is written around the record, then dropped.
-    assert [command[0] for command in commands] == ["SET", "DEL"]
+    assert [words(command)[0] for command in commands] == ["SET", "DEL"]
     assert client.exists(note) == 0
 
 

@@ -5,10 +5,8 @@ These tests use the real prompt queue (not the `fake_queue` stand-in) against th
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -17,6 +15,7 @@ import jobs
 import tasks
 from core import auth_sessions, db, redis_client, status_cache
 from tests.integration.conftest import session_row
+from tests.redis_monitor import commands_sent
 
 # Taken before any fixture replaces it with the test stand-in.
 REAL_ENQUEUE = jobs.enqueue_approval_prompt
@@ -34,36 +33,6 @@ def real_queue(redis_url: str, fake_queue: Any, monkeypatch: pytest.MonkeyPatch)
     client.close()
 
 
-@contextlib.contextmanager
-def every_command(redis_url: str) -> Iterator[list[dict[str, Any]]]:
-    """Collect every command Redis runs on this database (MONITOR) while the block runs, with the client that sent it."""
-    seen: list[dict[str, Any]] = []
-    monitor_client = redis.Redis.from_url(redis_url)
-    database = monitor_client.connection_pool.connection_kwargs.get("db", 0)  # MONITOR lists every database's
-    ready = threading.Event()
-    marker = "ECHO init-redis-writes:end"
-
-    def watch() -> None:
-        with monitor_client.monitor() as monitor:
-            ready.set()
-            while True:
-                command = monitor.next_command()
-                if command["command"] == marker:
-                    return
-                if command["db"] == database:
-                    seen.append(command)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    ready.wait(5)
-    try:
-        yield seen
-    finally:
-        monitor_client.echo(marker.split()[1])
-        thread.join(5)
-        monitor_client.close()
-
-
 def queued_sessions(client: redis.Redis) -> list[str]:
     """Return the session ids waiting on the prompt queue, oldest first."""
     return [json.loads(item)["session"] for item in client.lrange(jobs.PROMPT_QUEUE_KEY, 0, -1)]
@@ -73,7 +42,7 @@ def test_init_writes_the_status_entry_and_the_prompt_in_one_transaction(client, 
     # A first login opens the connections (their handshakes are no login's cost).
     assert client.post("/api/auth/init", json={"phone_number": "+79161234567"}).status_code == 201
     real_queue.delete(jobs.PROMPT_QUEUE_KEY)
-    with every_command(redis_url) as seen:
+    with commands_sent(redis_url) as seen:
         response = client.post("/api/auth/init", json={"phone_number": linked_user["phone_number"]})
     assert response.status_code == 201
     row = session_row(response.get_json()["session_id"])

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import threading
 import uuid
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from core import db, passkeys
 from jobs import passkey_notices
-from tests.integration.test_web_passkeys import ORIGIN, add_passkey, bearer, error_code, login_options, sign_in
+from tests.integration.test_web_passkeys import (
+    ORIGIN,
+    add_passkey,
+    bearer,
+    error_code,
+    login_options,
+    post_at_once,
+    sign_in,
+)
 from tests.passkey_authenticator import SoftAuthenticator
 
 CLONE_NOTICE = passkey_notices.SEND_PASSKEY_CLONE_NOTICE
@@ -96,21 +103,9 @@ def test_two_registrations_at_once_one_below_the_cap_add_one(app, login, linked_
         options = client.post("/api/auth/passkeys/registration/options", headers=bearer(tokens["access_token"]))
         assert options.status_code == 200
         answers.append(SoftAuthenticator(ORIGIN).create(options.get_json()))
-    barrier = threading.Barrier(2)
-    responses: list[Any] = []
-
-    def post(client, answer) -> None:
-        barrier.wait()
-        responses.append(
-            client.post("/api/auth/passkeys/registration/verify", json=answer, headers=bearer(tokens["access_token"]))
-        )
-
-    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, answers)]
     with slow_passkey_inserts():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        responses = post_at_once(clients, "/api/auth/passkeys/registration/verify", answers,
+                                 bearer(tokens["access_token"]))
     assert sorted(response.status_code for response in responses) == [201, 409]
     assert {error_code(response) for response in responses if response.status_code == 409} == {"too_many_passkeys"}
     assert passkey_count(linked_user["id"]) == passkeys.MAX_PER_USER
@@ -173,17 +168,6 @@ def test_two_clone_attempts_at_once_claim_one_warning(app, cloned, fake_queue):
     clone, _ = cloned
     clients = [app.test_client(), app.test_client()]
     answers = [clone.get(login_options(client), count_up=False) for client in clients]
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def post(client, answer) -> None:
-        barrier.wait()
-        statuses.append(client.post("/api/auth/passkeys/login/verify", json=answer).status_code)
-
-    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, answers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert statuses == [403, 403]
+    responses = post_at_once(clients, "/api/auth/passkeys/login/verify", answers)
+    assert [response.status_code for response in responses] == [403, 403]
     assert fake_queue.names().count(CLONE_NOTICE) == 1

@@ -42,6 +42,23 @@ def add_passkey(client, access_token: str, authenticator: SoftAuthenticator, **a
     )
 
 
+def post_at_once(clients: list[Any], path: str, bodies: list[Any], headers: dict[str, str] | None = None) -> list[Any]:
+    """POST each body with its own client, all released together; return the responses in finishing order."""
+    barrier = threading.Barrier(len(clients))
+    responses: list[Any] = []
+
+    def post(client, body) -> None:
+        barrier.wait()
+        responses.append(client.post(path, json=body, headers=headers))
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return responses
+
+
 def login_options(client) -> dict[str, Any]:
     response = client.post("/api/auth/passkeys/login/options")
     assert response.status_code == 200, response.get_json()
@@ -265,16 +282,5 @@ def test_two_sign_ins_racing_with_one_counter_value_have_one_winner(app, with_pa
     clone = authenticator.clone()
     clients = [app.test_client(), app.test_client()]
     answers = [authenticator.get(login_options(clients[0])), clone.get(login_options(clients[1]))]  # both say 1
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def post(client, answer) -> None:
-        barrier.wait()
-        statuses.append(client.post("/api/auth/passkeys/login/verify", json=answer).status_code)
-
-    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, answers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert sorted(statuses) == [200, 403]
+    responses = post_at_once(clients, "/api/auth/passkeys/login/verify", answers)
+    assert sorted(response.status_code for response in responses) == [200, 403]
