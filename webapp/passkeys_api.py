@@ -194,14 +194,23 @@ def _json(text: str) -> Response:
 
 
 def _warn_owner_of_clone(passkey_id: str) -> None:
-    """Queue the owner's clone warning if core grants one now; a claim that could not be queued is given back."""
-    with db.transaction() as conn:
-        claimed_at = passkeys.claim_clone_warning(conn, passkey_id)
+    """Queue the owner's clone warning if core grants one now; a claim that could not be queued is given back.
+
+    The sign-in is refused (403) whatever happens here: a Postgres that fails the claim must not
+    turn that into a 503, and the owner is then warned unclaimed (told twice beats never told).
+    """
+    try:
+        with db.transaction() as conn:
+            claimed_at = passkeys.claim_clone_warning(conn, passkey_id)
+    except ServiceUnavailable as exc:
+        log.warning("could not claim the clone warning of passkey %s (%s); warning the owner anyway", passkey_id, exc)
+        _after_commit(passkey_notices.enqueue_passkey_clone_notice, passkey_id)
+        return
     if claimed_at is None:
         events.emit("passkey_clone_warning_held_back", passkey=passkey_id)
         return
     if not _after_commit(passkey_notices.enqueue_passkey_clone_notice, passkey_id):
-        with db.transaction() as conn:
+        with contextlib.suppress(ServiceUnavailable), db.transaction() as conn:
             passkeys.release_clone_warning(conn, passkey_id, claimed_at)
 
 

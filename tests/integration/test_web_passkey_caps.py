@@ -14,6 +14,7 @@ from typing import Iterator
 import pytest
 
 from core import db, passkeys
+from core.errors import ServiceUnavailable
 from jobs import passkey_notices
 from tests.integration.test_web_passkeys import (
     ORIGIN,
@@ -162,6 +163,17 @@ def test_a_warning_the_broker_could_not_take_is_given_back(client, cloned, fake_
     fake_queue.failure = None
     refused_clone_sign_in(client, clone)
     assert fake_queue.names().count(CLONE_NOTICE) == 1
+
+
+def test_a_postgres_failing_the_warnings_claim_still_refuses_the_clone_and_warns(client, cloned, fake_queue, monkeypatch):
+    clone, passkey_id = cloned
+
+    def postgres_gone(conn, passkey_id):
+        raise ServiceUnavailable("postgres", "connection lost")
+
+    monkeypatch.setattr(passkeys, "claim_clone_warning", postgres_gone)
+    refused_clone_sign_in(client, clone)  # 403, not 503: the refusal does not depend on the warning
+    assert [task.args for task in fake_queue.sent if task.name == CLONE_NOTICE] == [[passkey_id]]
 
 
 def test_two_clone_attempts_at_once_claim_one_warning(app, cloned, fake_queue):
