@@ -114,6 +114,12 @@ class TooManyPasskeys(PasskeyError):
     code = "too_many_passkeys"
 
 
+class LoginEnded(PasskeyError):
+    """The account went (unlinked in Telegram) while its passkey was being added: its login is over."""
+
+    code = "token_revoked"
+
+
 class SignInRefused(PasskeyError):
     """The sign-in did not verify: unknown or removed passkey, bad signature, wrong origin or RP id."""
 
@@ -301,6 +307,8 @@ def _lock_passkeys_of(conn, user_id: int) -> None:
     """
     with conn.cursor() as cur:
         cur.execute("SELECT id FROM users WHERE id = %s FOR NO KEY UPDATE", (user_id,))
+        if cur.fetchone() is None:  # unlinked since the token was checked: nothing to add a passkey to
+            raise LoginEnded("the account was unlinked while the passkey was being added")
 
 
 def verify_registration(rp: RelyingParty, credential: Any, challenge: bytes) -> Any:

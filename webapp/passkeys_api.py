@@ -152,7 +152,9 @@ def _refusals() -> Iterator[None]:
         yield
     except passkeys.PasskeyError as refusal:
         log.info("passkey refused: %s: %s", refusal.code, refusal)
-        raise ApiError.of(refusal.code) from refusal
+        # A login that ended is the bearer token's failure: answered like any revoked token.
+        challenge = jwt_tokens.BEARER_CHALLENGE if isinstance(refusal, passkeys.LoginEnded) else None
+        raise ApiError.of(refusal.code, headers=challenge) from refusal
 
 
 @contextlib.contextmanager

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
+import time
 import uuid
 from typing import Iterator
 
+import psycopg2
 import pytest
 
 from core import db, passkeys
@@ -110,6 +113,35 @@ def test_two_registrations_at_once_one_below_the_cap_add_one(app, login, linked_
     assert sorted(response.status_code for response in responses) == [201, 409]
     assert {error_code(response) for response in responses if response.status_code == 409} == {"too_many_passkeys"}
     assert passkey_count(linked_user["id"]) == passkeys.MAX_PER_USER
+
+
+def test_a_registration_meeting_an_unlink_midway_answers_token_revoked(app, login, linked_user, database_url, fake_queue):
+    tokens = login()
+    client = app.test_client()
+    options = client.post("/api/auth/passkeys/registration/options", headers=bearer(tokens["access_token"]))
+    answer = SoftAuthenticator(ORIGIN).create(options.get_json())
+    unlinking = psycopg2.connect(database_url)  # /unlink's transaction, not committed yet: it holds the row
+    try:
+        with unlinking.cursor() as cur:
+            cur.execute("DELETE FROM users WHERE id = %s", (linked_user["id"],))
+        responses: list = []
+        verify = threading.Thread(target=lambda: responses.append(client.post(
+            "/api/auth/passkeys/registration/verify", json=answer, headers=bearer(tokens["access_token"]))))
+        verify.start()
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                   " AND datname = current_database() AND pid <> pg_backend_pid()")
+        with psycopg2.connect(database_url) as watcher, watcher.cursor() as cur:
+            deadline = time.monotonic() + 10
+            while (cur.execute(waiting) or cur.fetchone()[0]) == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)  # the registration's token checks passed; it waits for the row
+        unlinking.commit()
+        verify.join(10)
+    finally:
+        unlinking.close()
+    [response] = responses
+    assert response.status_code == 401 and error_code(response) == "token_revoked"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert passkey_notices.SEND_PASSKEY_ADDED_NOTICE not in fake_queue.names()
 
 
 @pytest.fixture
