@@ -26,9 +26,9 @@ from tests.integration.bot_helpers import (
 )
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 Queue = Callable[[], list[tuple[str, list[Any]]]]
 

@@ -20,9 +20,9 @@ from telegram_emulator.client import EmulatorClient
 from tests.integration.bot_helpers import answers, buttons, user_row
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 SITE = "Dance of Mind"
 

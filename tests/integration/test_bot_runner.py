@@ -19,9 +19,9 @@ from core.settings import Settings
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 Queue = Callable[[], list[tuple[str, list[Any]]]]
 
@@ -344,7 +344,7 @@ def test_a_double_tap_is_answered_twice_and_decided_once(
 def test_a_tap_telegram_delivers_twice_is_answered_and_decided_once(
     worker_env: Settings, kit: Kit, fake_telegram: EmulatorClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.integration.conftest_bot import BotThread  # a plugin: imported by pytest first
+    from tests.integration.bot_fixtures import BotThread  # a plugin: imported by pytest first
 
     application = build_application(worker_env)
     update_dedup.install(application)  # as `python -m botrunner` does

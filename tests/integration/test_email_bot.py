@@ -21,9 +21,9 @@ from tests.integration.test_bot_commands import command, shown, tap
 from tests.mail_fixtures import RunningCatcher
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 Queue = Callable[[], list[tuple[str, list[Any]]]]

@@ -19,9 +19,9 @@ from tasks import prompt_readers
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 # PTB's RetryAfter warns, in its own constructor, that retry_after will become a timedelta.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -26,7 +26,7 @@ from telegram_sender import sender as telegram_client
 from telegram_sender.request import SendBudgetSpent, take_turn
 from tests.redis_monitor import Command, commands_sent, words
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 # PTB 22 warns that RetryAfter.retry_after will become a timedelta; tasks read it either way.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

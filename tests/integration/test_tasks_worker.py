@@ -11,9 +11,9 @@ from core.settings import Settings
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 
 def test_a_worker_honours_429_sends_once_and_expires_on_time(

@@ -23,7 +23,7 @@ from telegram_sender import sender
 from telegram_sender.request import RateLimitedRequest
 from telegram_sender.transport import POOL_TIMEOUT_MESSAGE, AiohttpRequest
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 TOKEN = "7000002:AAE_transport-test-token-0123456789"
 T = TypeVar("T")

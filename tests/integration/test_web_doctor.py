@@ -16,7 +16,7 @@ from devstack import PROJECT_ROOT
 from devstack.services import create_database, drop_database
 from webapp import create_app, doctor
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 STRONG_KEY = secrets.token_urlsafe(48)
 

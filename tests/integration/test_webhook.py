@@ -31,9 +31,9 @@ from tasks.delivery import send_approval_prompt
 from telegram_emulator.client import EmulatorClient
 
 if TYPE_CHECKING:
-    from tests.integration.conftest_bot import Kit
+    from tests.integration.bot_fixtures import Kit
 
-pytest_plugins = ["tests.integration.conftest_bot"]
+pytest_plugins = ["tests.integration.bot_fixtures"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 START_TIMEOUT = 30.0
@@ -68,7 +68,7 @@ def port_open(port: int) -> bool:
 @pytest.fixture
 def webhook_bot(worker_env: Settings, fake_telegram: EmulatorClient) -> Iterator[WebhookBot]:
     """Run `python -m botrunner` with BOT_MODE=webhook against the emulator for one test."""
-    from tests.integration.conftest_bot import settings_environment  # a plugin: imported by pytest first
+    from tests.integration.bot_fixtures import settings_environment  # a plugin: imported by pytest first
 
     port = free_port()
     secret = secrets.token_urlsafe(32)
