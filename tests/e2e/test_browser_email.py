@@ -2,7 +2,8 @@
 the mail catcher, where the test reads them as the person would in its inbox.
 
 After a Telegram login the page adds an address and confirms it with the mailed code; where the
-server has EMAIL_LOGIN=on the page signs in with a mailed code. A wrong code shows the API's error.
+server has EMAIL_LOGIN=on the page signs in with a mailed code, ending a Telegram login it was still
+waiting for. A wrong code shows the API's error.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from core import email_texts
+from core import email_texts, texts
 from tests.chromium import needs_chromium, one_page, script_errors
-from tests.e2e.people import Browser, TelegramPerson
+from tests.e2e.people import Browser, TelegramPerson, prompt_buttons
 from tests.e2e.system import BOT_LANGUAGE, System
 from webapp.error_catalogue import CATALOGUE
 
@@ -54,6 +55,29 @@ def mailed_code(system: System, address: str, subject_key: str, count: int = 1) 
 def another_code(code: str) -> str:
     """Return a 6-digit code that is surely not `code`."""
     return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def confirm_address(system: System, web_url: str, person: TelegramPerson, address: str) -> None:
+    """Confirm `address` on `person`'s account through the API, after a login approved in Telegram."""
+    with system.http(web_url) as http:
+        browser = Browser(http)
+        started = browser.init(person.phone)
+        person.tap(person.wait_for_prompt(), 0)
+        tokens = browser.wait_for_status(started["session_id"], "approved")["tokens"]
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert http.post("/api/auth/email", json={"email": address}, headers=bearer).status_code == 202
+        confirm = mailed_code(system, address, "confirm_code_subject")
+        assert http.post("/api/auth/email/confirm", json={"code": confirm}, headers=bearer).status_code == 200
+
+
+def sign_in_with_mailed_code(system: System, demo: Any, address: str) -> None:
+    """Ask the page for a sign-in code to `address` and type in the one mailed."""
+    demo.click("#email-sign-in")
+    demo.fill("#sign-in-email", address)
+    demo.click("#send-sign-in-code")
+    expect(demo.locator("#notice")).to_contain_text("a code is on its way")
+    demo.fill("#sign-in-code", mailed_code(system, address, "login_code_subject"))
+    demo.click("#verify-sign-in-code")
 
 
 def telegram_login(demo: Any, person: TelegramPerson) -> None:
@@ -106,15 +130,7 @@ def test_the_page_signs_in_with_a_mailed_code_where_email_login_is_on(
 ) -> None:
     demo, errors = page
     address = f"signin{linked_person.id}@example.com"
-    with system.http(email_login_web) as http:  # an address confirmed earlier, through the API
-        browser = Browser(http)
-        started = browser.init(linked_person.phone)
-        linked_person.tap(linked_person.wait_for_prompt(), 0)
-        tokens = browser.wait_for_status(started["session_id"], "approved")["tokens"]
-        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        assert http.post("/api/auth/email", json={"email": address}, headers=bearer).status_code == 202
-        confirm = mailed_code(system, address, "confirm_code_subject")
-        assert http.post("/api/auth/email/confirm", json={"code": confirm}, headers=bearer).status_code == 200
+    confirm_address(system, email_login_web, linked_person, address)  # earlier, through the API
 
     demo.goto(f"{email_login_web}/")
     expect(demo.locator("#email-sign-in-card")).to_be_hidden()
@@ -149,4 +165,39 @@ def test_the_page_signs_in_with_a_mailed_code_where_email_login_is_on(
     demo.click("#email-sign-in")
     expect(demo.locator("#sign-in-email")).to_have_value("")
     expect(demo.locator("#email-code-form")).to_be_hidden()
+    assert script_errors(errors) == [], errors
+
+
+def test_a_sign_in_with_a_mailed_code_ends_the_telegram_login_the_page_was_waiting_for(
+    system: System, email_login_web: str, linked_person: TelegramPerson, page: tuple[Any, list[str]]
+) -> None:
+    demo, errors = page
+    address = f"pending{linked_person.id}@example.com"
+    confirm_address(system, email_login_web, linked_person, address)
+
+    # A Telegram login, its prompt in the person's chat; then the person signs in by email instead.
+    demo.goto(f"{email_login_web}/")
+    demo.fill("#phone", linked_person.phone)
+    with demo.expect_response(lambda r: r.url.endswith("/api/auth/init") and r.request.method == "POST") as init:
+        demo.click("#start")
+    session_id = init.value.json()["session_id"]
+    prompt = linked_person.wait_for_prompt()
+    expect(demo.locator("#status")).to_have_text("pending")
+    sign_in_with_mailed_code(system, demo, address)
+
+    # The page shows the new login alone: the Telegram login is cancelled, its card gone.
+    expect(demo.locator("#profile")).to_contain_text(f'"email": "{address}"', timeout=STEP_TIMEOUT_MS)
+    expect(demo.locator("#notice")).to_have_text("Signed in with an email code.")
+    expect(demo.locator("#login")).to_be_hidden()
+    expect(demo.locator("#start-form")).to_be_hidden()  # no second login can start while signed in
+    with system.http(email_login_web) as http:
+        Browser(http).wait_for_status(session_id, "cancelled", timeout=STEP_TIMEOUT_MS / 1000)
+
+    # In Telegram the prompt says so, with no buttons left to tap.
+    cancelled = texts.text("outcome_cancelled", BOT_LANGUAGE)
+    closed = system.emulator.wait_for(
+        lambda: (m := linked_person.message(prompt["message_id"]))["text"].endswith(cancelled) and m,
+        timeout=STEP_TIMEOUT_MS / 1000,
+    )
+    assert not prompt_buttons(closed), closed
     assert script_errors(errors) == [], errors

@@ -142,6 +142,101 @@ def test_a_cancel_that_did_not_reach_the_server_stops_the_start_and_is_tried_aga
     )
 
 
+SIGNED_IN = """
+const TOKENS = { access_token: "a1", refresh_token: "r1", token_type: "bearer", expires_in: 1800 };
+routes["POST /api/auth/email/login/verify"] = () => json(200, { status: "approved", tokens: TOKENS, user: { id: 7 } });
+"""
+
+
+def test_a_sign_in_with_an_email_code_stops_and_cancels_the_pending_login_before_it_answers() -> None:
+    run_node(
+        SIGNED_IN
+        + """
+        routes["DELETE /api/auth/session/s1"] = () => json(200, { status: "cancelled" });
+        const auth = createAuthClient();
+        const first = await auth.start("+79161234567");
+        const seen = [];
+        const waiting = auth.waitForResult(first.session_id, { onStatus: (s) => seen.push(s.status), pollInterval: 0.01 })
+          .then((answer) => answer.status, (error) => error.name);
+        await tick();
+        const answer = await auth.signInWithEmailCode("ann@example.com", "042917");
+        assert.equal(answer.user.id, 7);
+        assert.equal(await waiting, "AbortError");
+        assert.deepEqual(seen, []);
+        assert.equal(auth.tokens().access_token, "a1");
+        assert.deepEqual(log, [
+          "POST /api/auth/init", "POST /api/auth/init answered 201",
+          "GET /api/auth/status/s1",
+          "POST /api/auth/email/login/verify", "POST /api/auth/email/login/verify answered 200",
+          "DELETE /api/auth/session/s1", "DELETE /api/auth/session/s1 answered 200",
+        ]);
+        // Nothing is pending any more: another sign-in and a new start cancel nothing.
+        await auth.signInWithEmailCode("ann@example.com", "042917");
+        await auth.start("+79161234567");
+        assert.equal(log.filter((line) => line.startsWith("DELETE")).length, 2);
+        """
+    )
+
+
+def test_a_refused_sign_in_leaves_the_pending_login_alone() -> None:
+    run_node(
+        """
+        routes["POST /api/auth/email/login/verify"] = () => json(422, { error: { code: "invalid_code", message: "Wrong." } });
+        const auth = createAuthClient();
+        const first = await auth.start("+79161234567");
+        const waiting = auth.waitForResult(first.session_id, { pollInterval: 0.01 }).then((a) => a.status, (e) => e.name);
+        await tick();
+        await assert.rejects(auth.signInWithEmailCode("ann@example.com", "000000"), { name: "AuthError", code: "invalid_code" });
+        assert.equal(await Promise.race([waiting, tick().then(() => "still waiting")]), "still waiting");
+        assert.equal(auth.tokens(), null);
+        assert.equal(log.filter((line) => line.startsWith("DELETE")).length, 0);
+        """
+    )
+
+
+def test_a_sign_in_is_kept_when_the_cancel_fails_and_the_next_start_tries_the_cancel_again() -> None:
+    run_node(
+        SIGNED_IN
+        + """
+        routes["DELETE /api/auth/session/s1"] = new Error("offline");
+        const auth = createAuthClient();
+        await auth.start("+79161234567");
+        assert.equal((await auth.signInWithEmailCode("ann@example.com", "042917")).status, "approved");
+        assert.equal(auth.tokens().access_token, "a1");
+        routes["DELETE /api/auth/session/s1"] = () => json(200, { status: "cancelled" });
+        assert.equal((await auth.start("+79161234567")).session_id, "s2");
+        assert.deepEqual(log.filter((line) => !line.includes("answered")), [
+          "POST /api/auth/init", "POST /api/auth/email/login/verify", "DELETE /api/auth/session/s1",
+          "DELETE /api/auth/session/s1", "POST /api/auth/init",
+        ]);
+        """
+    )
+
+
+def test_a_sign_in_during_a_start_cancels_the_login_that_start_opens() -> None:
+    run_node(
+        SIGNED_IN
+        + """
+        routes["DELETE /api/auth/session/s1"] = () => json(200, { status: "cancelled" });
+        let answerInit;
+        const initAnswered = new Promise((resolve) => { answerInit = resolve; });
+        const init = routes["POST /api/auth/init"];
+        routes["POST /api/auth/init"] = () => initAnswered.then(init);
+        const auth = createAuthClient();
+        const starting = auth.start("+79161234567");
+        await tick();
+        const signingIn = auth.signInWithEmailCode("ann@example.com", "042917");
+        await tick(); await tick();
+        answerInit();
+        assert.equal((await starting).session_id, "s1");
+        await signingIn;
+        assert.deepEqual(log.filter((line) => !line.includes("answered")), [
+          "POST /api/auth/init", "POST /api/auth/email/login/verify", "DELETE /api/auth/session/s1",
+        ]);
+        """
+    )
+
+
 def test_leaving_the_page_cancels_the_pending_login_in_a_keepalive_request() -> None:
     run_node(
         """

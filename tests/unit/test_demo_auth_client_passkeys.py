@@ -102,3 +102,25 @@ def test_a_refused_passkey_throws_the_apis_error() -> None:
         assert.equal(auth.tokens(), null);
         """
     )
+
+
+def test_a_passkey_sign_in_stops_and_cancels_the_pending_telegram_login() -> None:
+    run_node(
+        FAKE_BROWSER
+        + """
+        routes["POST /api/auth/passkeys/login/options"] = () => json(200, { challenge: "AA", rpId: "localhost", allowCredentials: [], userVerification: "required" });
+        routes["POST /api/auth/passkeys/login/verify"] = () => json(200, { status: "approved", tokens: TOKENS, user: { id: 1 } });
+        routes["DELETE /api/auth/session/s1"] = () => json(200, { status: "cancelled" });
+        const auth = createAuthClient();
+        const login = await auth.start("+79161234567");
+        const waiting = auth.waitForResult(login.session_id, { pollInterval: 0.01 }).then((a) => a.status, (e) => e.name);
+        await tick();
+        await auth.signInWithPasskey();
+        assert.equal(await waiting, "AbortError");
+        assert.equal(auth.tokens().access_token, "a1");
+        assert.deepEqual(log.filter((line) => !line.includes("answered")), [
+          "POST /api/auth/init", "GET /api/auth/status/s1", "POST /api/auth/passkeys/login/options",
+          "POST /api/auth/passkeys/login/verify", "DELETE /api/auth/session/s1",
+        ]);
+        """
+    )

@@ -8,8 +8,9 @@
 //
 // One login per page: `start()` again first cancels the login it started before (if still
 // pending) and stops that login's `waitForResult` loop (it rejects with an AbortError), so the
-// person never sees two live prompts for one browser. Leaving the page (`pagehide`) cancels a
-// pending login too, best-effort, unless `createAuthClient({ cancelOnPageHide: false })`.
+// person never sees two live prompts for one browser. A sign-in with a passkey or an email code
+// ends a pending login the same way, once it has succeeded. Leaving the page (`pagehide`) cancels
+// a pending login too, best-effort, unless `createAuthClient({ cancelOnPageHide: false })`.
 //
 // Passkeys (a second way in, after a login approved in Telegram): `addPasskey()` from a fresh
 // Telegram login, `signInWithPasskey()` beside the phone form (`{ conditional: true }` for the
@@ -140,11 +141,16 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     return run;
   }
 
-  /** Stop the loop of the current login and cancel it on the server, awaiting the answer. */
-  async function abandonCurrent() {
+  /** Stop the waitForResult loops of the current login: each rejects with an AbortError. */
+  function stopLoops() {
     const replaced = new DOMException("A new login replaced this one.", "AbortError");
     for (const loop of loops) loop.abort(replaced);
     loops.clear();
+  }
+
+  /** Stop the loop of the current login and cancel it on the server, awaiting the answer. */
+  async function abandonCurrent() {
+    stopLoops();
     if (!sessionId) return;
     try {
       await cancel(sessionId);
@@ -167,6 +173,24 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
       keepalive: true,
       credentials: "omit",
     }).catch(() => {});
+  }
+
+  /**
+   * Keep the tokens of a sign-in another way (passkey, email code) and end the Telegram login still
+   * pending on this page, as start() does: a later tap in Telegram must not swap these tokens for
+   * that login's, and its prompt is closed. Answers `answer`.
+   */
+  async function signedIn(answer) {
+    // Stopped before the tokens are kept: a poll answering meanwhile can't overwrite them.
+    stopLoops();
+    tokens = answer.tokens;
+    // After a start() still under way, so that its login is the one cancelled.
+    const run = starting.catch(() => {}).then(abandonCurrent);
+    starting = run;
+    // The person is signed in whatever the cancel answers; one that failed stays due (sessionId is
+    // kept): the next start() or leaving the page tries it again.
+    await run.catch(() => {});
+    return answer;
   }
 
   if (cancelOnPageHide && typeof globalThis.addEventListener === "function") {
@@ -301,8 +325,7 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
     });
     const answer = await call("POST", "/api/auth/passkeys/login/verify", { body: passkeyJson.credential(credential) });
     if (!answer.response.ok) throw failure(answer.response, answer.data);
-    tokens = answer.data.tokens;
-    return answer.data;
+    return signedIn(answer.data);
   }
 
   /** Answer the logged-in person's passkeys: [{id, name, created_at, last_used_at}], newest first. */
@@ -346,8 +369,7 @@ export function createAuthClient({ baseUrl = "", cancelOnPageHide = true } = {})
   async function signInWithEmailCode(email, code) {
     const { response, data } = await call("POST", "/api/auth/email/login/verify", { body: { email, code } });
     if (!response.ok) throw failure(response, data);
-    tokens = data.tokens;
-    return data;
+    return signedIn(data);
   }
 
   return {

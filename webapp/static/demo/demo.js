@@ -1,5 +1,6 @@
 // The demo login page: a thin view over authClient.js, which does all the talking to the API
-// (and cancels this page's pending login on a new Start or when the page is left).
+// (and cancels this page's pending login on a new Start, on a sign-in another way, or when the
+// page is left).
 import { createAuthClient, passkeyAutofillSupported, passkeysSupported } from "./authClient.js";
 import { errorSentence } from "./errorText.js";
 
@@ -17,7 +18,8 @@ const HINTS = {
   cancelled: "The login was cancelled.",
 };
 
-// Counts Starts: a handler still awaiting an older login must not draw over the newest one.
+// Counts Starts and sign-ins another way: a handler still awaiting an older login must not draw
+// over the newest one.
 let attempt = 0;
 
 /**
@@ -132,7 +134,8 @@ async function offerPasskeyAutofill() {
   const controller = new AbortController();
   autofill = controller;
   try {
-    await passkeySignedIn(await auth.signInWithPasskey({ conditional: true, signal: controller.signal }));
+    await auth.signInWithPasskey({ conditional: true, signal: controller.signal });
+    await signedInAnotherWay("Signed in with a passkey.");
   } catch (error) {
     if (error?.name !== "AbortError" && error?.name !== "NotAllowedError") showError(error);
   } finally {
@@ -140,9 +143,15 @@ async function offerPasskeyAutofill() {
   }
 }
 
-async function passkeySignedIn() {
+/**
+ * Show the account after a sign-in with a passkey or an email code. authClient.js has ended the
+ * Telegram login this page was waiting for, if any: its card goes too.
+ */
+async function signedInAnotherWay(notice) {
+  attempt += 1;
+  hideLogin();
   showError(null);
-  showNotice("Signed in with a passkey.");
+  showNotice(notice);
   await showProfile();
 }
 
@@ -173,7 +182,8 @@ $("passkey-sign-in").addEventListener("click", async () => {
   showNotice(null);
   stopPasskeyAutofill();
   try {
-    await passkeySignedIn(await auth.signInWithPasskey());
+    await auth.signInWithPasskey();
+    await signedInAnotherWay("Signed in with a passkey.");
   } catch (error) {
     // NotAllowedError: the person closed the browser's passkey dialog.
     showError(error?.name === "NotAllowedError" ? null : error);
@@ -270,8 +280,7 @@ $("email-code-form").addEventListener("submit", async (event) => {
   try {
     await auth.signInWithEmailCode($("sign-in-email").value.trim(), $("sign-in-code").value.trim());
     resetEmailForms();
-    showNotice("Signed in with an email code.");
-    await showProfile();
+    await signedInAnotherWay("Signed in with an email code.");
   } catch (error) {
     showEmailError(error);
   } finally {
