@@ -26,7 +26,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Outcome:
     """What a command, a message or a button did: the message to show, and the emails to queue after the commit."""

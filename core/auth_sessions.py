@@ -40,7 +40,6 @@ START_TOKEN_BYTES = 24  # 32 url-safe characters, inside Telegram's 1-64 of [A-Z
 MAX_SESSION_ID_LENGTH = 64
 
 
-
 def session_columns(table: str) -> str:
     """Return the select list of a session row as every reader gets it, from `table` (a name or an alias)."""
     # Expiry is judged by the database clock, the one the transitions use, never the caller's.

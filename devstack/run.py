@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Mapping
 
-from core.settings import Settings
+from core.settings import Settings, from_environ
 from devstack import PROJECT_ROOT, STATE_DIR
 from devstack.doctor import remove_stack_file, write_stack_file
 from devstack.processes import ProcessGroup
@@ -60,7 +60,7 @@ def banner(stack: Stack, procs: list[str], state_dir: Path = STATE_DIR) -> str:
     inbox = next((s.url for s in stack.services if s.name == "mail" and s.embedded), None)
     if inbox:
         lines.append(f"  Mail        {inbox}/   the mail catcher's inbox: every email the worker sends")
-    if (stack.env.get("EMAIL_LOGIN") or "").strip().lower() == "on":
+    if from_environ(stack.env).email_login_enabled:  # the demo page's own test (webapp/demo.py)
         lines.append("  Email code  on: the demo page also signs in with a code mailed to a confirmed address"
                      " (EMAIL_LOGIN=on)")
     lines += [
