@@ -254,77 +254,56 @@ $("email-sign-in").addEventListener("click", () => {
   $("sign-in-email").focus();
 });
 
-$("email-sign-in-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(null);
-  showNotice(null);
-  $("send-sign-in-code").disabled = true;
-  try {
-    await auth.requestEmailSignInCode($("sign-in-email").value.trim());
-    // The server answers alike for every address: the page can't know whether one is on its way.
-    showNotice("If this address is confirmed on an account, a code is on its way to it.");
-    $("email-code-form").hidden = false;
-    $("sign-in-code").focus();
-  } catch (error) {
-    showEmailError(error);
-  } finally {
-    $("send-sign-in-code").disabled = false;
-  }
+/**
+ * Handle an email form's submit with `act`: the page's messages cleared, its button disabled
+ * meanwhile, the API's error shown. `loggedIn`: the form needs a login, so a refused token shows
+ * the start form again.
+ */
+function onEmailSubmit(formId, buttonId, act, { loggedIn = false } = {}) {
+  $(formId).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(null);
+    showNotice(null);
+    $(buttonId).disabled = true;
+    try {
+      await act();
+    } catch (error) {
+      showEmailError(error);
+      if (loggedIn && !auth.tokens()) showStartForm();
+    } finally {
+      $(buttonId).disabled = false;
+    }
+  });
+}
+
+onEmailSubmit("email-sign-in-form", "send-sign-in-code", async () => {
+  await auth.requestEmailSignInCode($("sign-in-email").value.trim());
+  // The server answers alike for every address: the page can't know whether one is on its way.
+  showNotice("If this address is confirmed on an account, a code is on its way to it.");
+  $("email-code-form").hidden = false;
+  $("sign-in-code").focus();
 });
 
-$("email-code-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(null);
-  showNotice(null);
-  $("verify-sign-in-code").disabled = true;
-  try {
-    await auth.signInWithEmailCode($("sign-in-email").value.trim(), $("sign-in-code").value.trim());
-    resetEmailForms();
-    await signedInAnotherWay("Signed in with an email code.");
-  } catch (error) {
-    showEmailError(error);
-  } finally {
-    $("verify-sign-in-code").disabled = false;
-  }
+onEmailSubmit("email-code-form", "verify-sign-in-code", async () => {
+  await auth.signInWithEmailCode($("sign-in-email").value.trim(), $("sign-in-code").value.trim());
+  resetEmailForms();
+  await signedInAnotherWay("Signed in with an email code.");
 });
 
-$("add-email-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(null);
-  showNotice(null);
+onEmailSubmit("add-email-form", "add-email", async () => {
   const address = $("new-email").value.trim();
-  $("add-email").disabled = true;
-  try {
-    await auth.addEmail(address);
-    showNotice(`A code is on its way to ${address}.`);
-    $("email-state").textContent = `${address} waits for the code mailed to it.`;
-    $("confirm-email-form").hidden = false;
-    $("confirm-code").focus();
-  } catch (error) {
-    showEmailError(error);
-    if (!auth.tokens()) showStartForm();
-  } finally {
-    $("add-email").disabled = false;
-  }
-});
+  await auth.addEmail(address);
+  showNotice(`A code is on its way to ${address}.`);
+  showEmail({ email: address, email_verified: false });
+  $("confirm-code").focus();
+}, { loggedIn: true });
 
-$("confirm-email-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(null);
-  showNotice(null);
-  $("confirm-email").disabled = true;
-  try {
-    const profile = await auth.confirmEmail($("confirm-code").value.trim());
-    resetEmailForms();
-    showNotice(`${profile.email} is confirmed.`);
-    await showProfile(); // from /me, which now has the address
-  } catch (error) {
-    showEmailError(error);
-    if (!auth.tokens()) showStartForm();
-  } finally {
-    $("confirm-email").disabled = false;
-  }
-});
+onEmailSubmit("confirm-email-form", "confirm-email", async () => {
+  const profile = await auth.confirmEmail($("confirm-code").value.trim());
+  resetEmailForms();
+  showNotice(`${profile.email} is confirmed.`);
+  await showProfile(); // from /me, which now has the address
+}, { loggedIn: true });
 
 function tail(token) {
   return `…${token.slice(-8)}`;
